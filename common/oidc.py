@@ -1,0 +1,200 @@
+"""External ID authorities, OpenID discovery, and a signing-key cache for JWT validation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+
+CIAM_SUFFIX = ".ciamlogin.com"
+REQUIRED_DISCOVERY_KEYS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+
+
+class DiscoveryError(Exception):
+    """The tenant's discovery document could not be fetched or does not fit the authority."""
+
+
+class TokenError(Exception):
+    """A JWT failed validation; the message says why (safe to log: no token contents)."""
+
+
+def resolve_authority(authority: str | None = None, subdomain: str | None = None) -> str:
+    """The tenant-qualified authority URL (no trailing slash) that MSAL and discovery use.
+
+    `https://contoso.ciamlogin.com/` (or TENANT_SUBDOMAIN=contoso) becomes
+    `https://contoso.ciamlogin.com/contoso.onmicrosoft.com`, as MSAL itself does for CIAM hosts.
+    Any other https authority (a custom domain, the local tenant) must name its tenant in the path.
+    """
+    if authority:
+        raw = authority.strip()
+    elif subdomain:
+        raw = f"https://{subdomain.strip()}{CIAM_SUFFIX}/"
+    else:
+        raise ValueError("either AUTHORITY or TENANT_SUBDOMAIN is needed")
+    parts = urlsplit(raw)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("the authority must be an https URL")
+    host = parts.hostname
+    path = parts.path.strip("/")
+    if not path:
+        if not host.endswith(CIAM_SUFFIX):
+            raise ValueError("an authority outside ciamlogin.com must name the tenant in its path")
+        path = host[: -len(CIAM_SUFFIX)] + ".onmicrosoft.com"
+    return f"https://{parts.netloc}/{path}"
+
+
+def discovery_url(authority: str) -> str:
+    return f"{authority}/v2.0/.well-known/openid-configuration"
+
+
+def issuer_belongs_to(issuer: str, authority: str) -> bool:
+    """Whether a discovered issuer is one this authority may legitimately announce.
+
+    External ID's issuer host is `<tenant-guid>.ciamlogin.com` even when the authority uses the
+    tenant-name subdomain or a custom domain; any other authority must issue from its own host.
+    """
+    iss, auth = urlsplit(issuer), urlsplit(authority)
+    if iss.scheme != "https" or not iss.hostname:
+        return False
+    if iss.hostname.endswith(CIAM_SUFFIX):
+        return True
+    return iss.netloc == auth.netloc
+
+
+def fetch_discovery(http: requests.Session, authority: str) -> dict[str, Any]:
+    """GET and check the discovery document of `authority` (raises DiscoveryError)."""
+    url = discovery_url(authority)
+    try:
+        resp = http.get(url)
+    except requests.RequestException as exc:
+        raise DiscoveryError(f"the tenant at {url} could not be reached ({type(exc).__name__})") from exc
+    if resp.status_code != 200:
+        raise DiscoveryError(f"the tenant answered {resp.status_code} for {url}")
+    try:
+        doc = resp.json()
+    except ValueError as exc:
+        raise DiscoveryError(f"the tenant's discovery document at {url} is not JSON") from exc
+    missing = [k for k in REQUIRED_DISCOVERY_KEYS if not isinstance(doc.get(k), str)]
+    if missing:
+        raise DiscoveryError(f"the discovery document lacks {', '.join(missing)}")
+    if not issuer_belongs_to(doc["issuer"], authority):
+        raise DiscoveryError("the discovered issuer does not belong to the configured authority")
+    return doc
+
+
+class KeySet:
+    """The tenant's signing keys, fetched once and re-fetched only on an unknown `kid`.
+
+    Re-fetches are rate-limited (`min_refresh_interval` seconds) so that tokens with made-up
+    `kid`s cannot make us hammer the key endpoint. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        http: requests.Session,
+        jwks_uri: str,
+        min_refresh_interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._uri = jwks_uri
+        self._interval = min_refresh_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str | None, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self.fetch_count = 0
+
+    def _fetch(self) -> None:
+        self._fetched_at = self._clock()
+        self.fetch_count += 1
+        try:
+            resp = self._http.get(self._uri)
+            resp.raise_for_status()
+            data = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise TokenError(f"the signing keys could not be fetched ({type(exc).__name__})") from exc
+        keys: dict[str | None, jwt.PyJWK] = {}
+        for entry in data.get("keys", []):
+            if entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
+                continue
+            try:
+                keys[entry.get("kid")] = jwt.PyJWK(entry, algorithm="RS256")
+            except jwt.PyJWTError:
+                continue
+        self._keys = keys
+
+    def _may_refresh(self) -> bool:
+        return self._fetched_at is None or self._clock() - self._fetched_at >= self._interval
+
+    def get(self, kid: str | None) -> jwt.PyJWK:
+        """The key for `kid`; with no `kid`, the only key (a set of several is ambiguous)."""
+        with self._lock:
+            if self._fetched_at is None:
+                self._fetch()
+            key = self._lookup(kid)
+            if key is None and self._may_refresh():
+                self._fetch()
+                key = self._lookup(kid)
+        if key is None:
+            raise TokenError("the token's signing key is not one of the tenant's keys")
+        return key
+
+    def _lookup(self, kid: str | None) -> jwt.PyJWK | None:
+        if kid is None:
+            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
+        return self._keys.get(kid)
+
+
+FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "crit")
+
+
+def decode_rs256(
+    token: str,
+    keys: KeySet,
+    *,
+    issuer: str,
+    audience: str,
+    leeway: float = 120.0,
+    require: tuple[str, ...] = ("exp", "iat", "iss", "aud", "sub"),
+) -> dict[str, Any]:
+    """Verify an RS256 JWT signed by the tenant and return its claims (raises TokenError).
+
+    Refuses every algorithm but RS256, and headers that point at other keys (`jku`, `x5u`,
+    `jwk`) or demand extensions we do not implement (`crit`). `exp`, `iat` and `nbf` are checked
+    with `leeway` seconds of clock skew; `iat` may not be in the future.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenError("the token is not a well-formed JWT") from exc
+    if header.get("alg") != "RS256":
+        raise TokenError("the token is not signed with RS256")
+    for name in FORBIDDEN_HEADERS:
+        if name in header:
+            raise TokenError(f"the token's header carries '{name}', which is not accepted")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise TokenError("the token's kid is not a string")
+    key = keys.get(kid)
+    try:
+        claims = jwt.decode(
+            token,
+            key=key,
+            algorithms=["RS256"],
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            options={"require": list(require), "verify_iat": True},
+        )
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"the token is invalid ({type(exc).__name__})") from exc
+    iat = claims.get("iat")
+    if not isinstance(iat, int | float) or isinstance(iat, bool) or iat > time.time() + leeway:
+        raise TokenError("the token's iat is missing, not a number, or in the future")
+    return claims
