@@ -72,7 +72,8 @@ def fetch_discovery(http: requests.Session, authority: str) -> dict[str, Any]:
     try:
         resp = http.get(url)
     except requests.RequestException as exc:
-        raise DiscoveryError(f"the tenant at {url} could not be reached ({type(exc).__name__})") from exc
+        reason = type(exc).__name__
+        raise DiscoveryError(f"the tenant at {url} could not be reached ({reason})") from exc
     if resp.status_code != 200:
         raise DiscoveryError(f"the tenant answered {resp.status_code} for {url}")
     try:
@@ -118,7 +119,8 @@ class KeySet:
             resp.raise_for_status()
             data = resp.json()
         except (requests.RequestException, ValueError) as exc:
-            raise TokenError(f"the signing keys could not be fetched ({type(exc).__name__})") from exc
+            reason = type(exc).__name__
+            raise TokenError(f"the signing keys could not be fetched ({reason})") from exc
         keys: dict[str | None, jwt.PyJWK] = {}
         for entry in data.get("keys", []):
             if entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
