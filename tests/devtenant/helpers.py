@@ -50,3 +50,17 @@ def validate(token: str, tenant: Any, http: HttpClient, audience: str) -> dict[s
         issuer=tenant.issuer,
         options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub"]},
     )
+
+
+def sign_in(tenant: Any, http: HttpClient, scopes: list[str], app: Any = None, user: Any = None):
+    """Auth code + PKCE through the sign-in form; returns (app, user, MSAL result, browser)."""
+    from tests.support.browser import FormBrowser
+
+    app = app or web_app(tenant, http)
+    user = user or tenant.add_user()
+    flow = app.initiate_auth_code_flow(scopes, redirect_uri=REDIRECT_URI)
+    browser = FormBrowser(tenant.ca_file)
+    back = browser.sign_in(flow["auth_uri"], user.email, user.password)
+    result = app.acquire_token_by_auth_code_flow(flow, back.params)
+    assert "access_token" in result, result
+    return app, user, result, browser
