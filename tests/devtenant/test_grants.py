@@ -222,3 +222,26 @@ def test_daemon_added_with_one_role_gets_only_that_role(tenant, tenant_reset, ht
     result = app.acquire_token_for_client([tenant.env("daemon")["SCOPES"] + "/.default"])
     claims = validate(result["access_token"], tenant, http, tenant.env("api")["CLIENT_ID"])
     assert claims["roles"] == ["ToDoList.Read.All"]
+
+
+def test_authorize_without_pkce_s256_is_refused(tenant, tenant_reset, http):
+    app = web_app(tenant, http)
+    flow = app.initiate_auth_code_flow([], redirect_uri=REDIRECT_URI)
+    without = "&".join(
+        part for part in flow["auth_uri"].split("&") if not part.startswith("code_challenge")
+    )
+    back = FormBrowser(tenant.ca_file).open(without)
+    assert isinstance(back, Redirect)
+    assert back.params["error"] == "invalid_request"
+    assert back.params["error_description"].startswith("AADSTS9002325:")
+    plain = without + "&code_challenge=" + "a" * 43 + "&code_challenge_method=plain"
+    back = FormBrowser(tenant.ca_file).open(plain)
+    assert isinstance(back, Redirect)
+    assert back.params["error"] == "invalid_request"
+
+
+def test_token_endpoint_errors_are_json(tenant, http):
+    resp = http.post(f"{tenant.authority}/oauth2/v2.0/token", data={"grant_type": "password"})
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "unsupported_grant_type"
+    assert resp.json()["error_codes"] == [70003]
