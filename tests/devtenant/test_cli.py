@@ -166,9 +166,12 @@ def test_restart_reuses_identity_keys_users_and_stored_ports(tmp_path):
 def test_admin_endpoints_answer_loopback_only(tmp_path):
     app = create_app(Config(data_dir=tmp_path / "data"))
     client = app.test_client()
-    remote = client.get("/_admin/counts", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    base = "https://localhost:44360"
+    remote = client.get(
+        "/_admin/counts", base_url=base, environ_base={"REMOTE_ADDR": "203.0.113.7"}
+    )
     assert remote.status_code == 403
-    local = client.get("/_admin/counts", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    local = client.get("/_admin/counts", base_url=base, environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert local.status_code == 200
     assert local.get_json()["token"]["client_credentials"] == 0
 
@@ -181,6 +184,7 @@ def test_server_to_server_endpoints_are_not_served_over_plain_http(tenant, http,
         "POST" if "token" in path else "GET", f"{tenant.pages_url}/{tenant.tenant_id}/{path}"
     )
     assert resp.status_code == 404
+    assert http.get(f"{tenant.pages_url}/_admin/counts").status_code == 404
 
 
 def test_endpoints_answer_under_the_tenant_name_too(tenant, http):
