@@ -28,7 +28,7 @@ def problem(status: int, detail: str, headers: Mapping[str, str] | None = None) 
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": request.path,
+        "instance": request.environ.get("api.original_path", request.path),
     }
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
