@@ -82,3 +82,27 @@ def test_a_rotated_key_is_picked_up(own_tenant: RunningTenant, api_server_factor
         assert api.request("GET", "/api/todolist", before.token).status_code == 200
     assert key_fetches(own_tenant) == 1
     tokens.http.close()
+    api.stop()  # its keep-alive connections would hold up the module tenant's shutdown
+
+
+def test_a_tenant_that_goes_away_after_start_up(
+    tmp_path_factory: pytest.TempPathFactory, api_server_factory
+) -> None:
+    """Cached keys keep working; a token that needs a key-set fetch gets 503, not 401 or 500."""
+    with running_tenant(tmp_path_factory.mktemp("vanishing-tenant")) as gone:
+        api = api_server_factory(of_tenant=gone)
+        tokens = Tokens(gone)
+        token = tokens.fresh_app(READ_ALL).token
+        forger = Forger(gone)
+        unknown_kid = forger.sign(forger.claims(token), key=forger.own_key, kid="new-key")
+        tokens.http.close()
+        proc = gone.process.proc
+        assert proc is not None
+        proc.kill()  # the tenant crashes (and a clean stop would wait for the API's connections)
+        proc.wait()
+    assert api.request("GET", "/api/todolist", token).status_code == 200
+    resp = api.request("GET", "/api/todolist", unknown_kid)
+    assert resp.status_code == 503
+    assert resp.headers["Content-Type"] == "application/problem+json"
+    assert resp.headers["Retry-After"]
+    assert "signing keys could not be fetched" in resp.json()["detail"]
