@@ -125,8 +125,12 @@ class KeySet:
         except (requests.RequestException, ValueError) as exc:
             reason = type(exc).__name__
             raise KeySetUnavailable(f"the signing keys could not be fetched ({reason})") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise KeySetUnavailable("the tenant's key set is not a JWKS document")
         keys: dict[str | None, jwt.PyJWK] = {}
-        for entry in data.get("keys", []):
+        for entry in data["keys"]:
+            if not isinstance(entry, dict):
+                continue
             if entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
                 continue
             try:
