@@ -84,6 +84,8 @@ def fetch_discovery(http: requests.Session, authority: str) -> dict[str, Any]:
         doc = resp.json()
     except ValueError as exc:
         raise DiscoveryError(f"the tenant's discovery document at {url} is not JSON") from exc
+    if not isinstance(doc, dict):
+        raise DiscoveryError(f"the tenant's discovery document at {url} is not a JSON object")
     missing = [k for k in REQUIRED_DISCOVERY_KEYS if not isinstance(doc.get(k), str)]
     if missing:
         raise DiscoveryError(f"the discovery document lacks {', '.join(missing)}")
