@@ -23,6 +23,10 @@ class TokenError(Exception):
     """A JWT failed validation; the message says why (safe to log: no token contents)."""
 
 
+class KeySetUnavailable(TokenError):
+    """The tenant's key set could not be fetched: the token could not be checked at all."""
+
+
 def resolve_authority(authority: str | None = None, subdomain: str | None = None) -> str:
     """The tenant-qualified authority URL (no trailing slash) that MSAL and discovery use.
 
@@ -80,6 +84,8 @@ def fetch_discovery(http: requests.Session, authority: str) -> dict[str, Any]:
         doc = resp.json()
     except ValueError as exc:
         raise DiscoveryError(f"the tenant's discovery document at {url} is not JSON") from exc
+    if not isinstance(doc, dict):
+        raise DiscoveryError(f"the tenant's discovery document at {url} is not a JSON object")
     missing = [k for k in REQUIRED_DISCOVERY_KEYS if not isinstance(doc.get(k), str)]
     if missing:
         raise DiscoveryError(f"the discovery document lacks {', '.join(missing)}")
@@ -120,9 +126,13 @@ class KeySet:
             data = resp.json()
         except (requests.RequestException, ValueError) as exc:
             reason = type(exc).__name__
-            raise TokenError(f"the signing keys could not be fetched ({reason})") from exc
+            raise KeySetUnavailable(f"the signing keys could not be fetched ({reason})") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise KeySetUnavailable("the tenant's key set is not a JWKS document")
         keys: dict[str | None, jwt.PyJWK] = {}
-        for entry in data.get("keys", []):
+        for entry in data["keys"]:
+            if not isinstance(entry, dict):
+                continue
             if entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
                 continue
             try:
@@ -130,6 +140,12 @@ class KeySet:
             except jwt.PyJWTError:
                 continue
         self._keys = keys
+
+    def load(self) -> int:
+        """Fetch the key set now (e.g. at start-up); returns how many usable keys it holds."""
+        with self._lock:
+            self._fetch()
+            return len(self._keys)
 
     def _may_refresh(self) -> bool:
         return self._fetched_at is None or self._clock() - self._fetched_at >= self._interval
