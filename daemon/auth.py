@@ -112,8 +112,9 @@ def token_error(result: dict[str, Any], credential_kind: str) -> str:
 
 
 def _first_line(text: str) -> str:
+    """Entra's message without the trace/correlation ids and timestamp that follow it."""
     line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:MAX_DETAIL]
+    return line.split(" Trace ID:")[0].strip()[:MAX_DETAIL]
 
 
 def _load(cache: msal.SerializableTokenCache, path: Path) -> None:

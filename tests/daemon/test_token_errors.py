@@ -57,6 +57,18 @@ def test_code_read_from_the_description_when_codes_are_absent() -> None:
     assert "AADSTS7000215" in token_error(result, "secret")
 
 
+def test_trace_ids_on_the_same_line_are_dropped() -> None:
+    result = {
+        "error": "invalid_request",
+        "error_description": "AADSTS900144: missing 'scope'. Trace ID: 1 Correlation ID: 2",
+        "error_codes": [900144],
+    }
+    message = token_error(result, "secret")
+    assert message == (
+        "the tenant refused the token request (invalid_request: AADSTS900144: missing 'scope'.)"
+    )
+
+
 def test_other_errors_keep_only_the_first_line() -> None:
     message = token_error(entra_error("invalid_request", 900144, "missing 'scope'"), "secret")
     assert message == (
