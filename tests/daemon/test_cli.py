@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
@@ -11,34 +10,12 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import parse_args
+from tests.daemon.run import run_daemon
 from tests.support.ports import free_port
 from tests.support.servers import ROOT
 
 OPERATIONS = ["getToDos", "getToDo", "postToDo", "updateToDo", "deleteToDo"]
-SETTING_NAMES = (
-    "CLIENT_ID", "AUTHORITY", "TENANT_SUBDOMAIN", "CLIENT_SECRET", "API_ENDPOINT", "SCOPES",
-    "CERT_PRIVATE_KEY_FILE", "CERT_THUMBPRINT", "CERT_FILE", "CA_FILE", "TOKEN_CACHE_FILE",
-)
 GUID = "3e8f1c2a-db63-43a2-a767-5d7db1234567"
-
-
-def run_daemon(
-    args: list[str], settings: dict[str, str], env_file: Path
-) -> subprocess.CompletedProcess[str]:
-    """`python -m daemon` with only `settings` (nothing inherited) and an explicit env file."""
-    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
-    env.update(settings)
-    return subprocess.run(
-        [sys.executable, "-m", "daemon", *args, "--env-file", str(env_file)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )
-
-
-@pytest.fixture
-def empty_env_file(tmp_path: Path) -> Path:
-    path = tmp_path / "empty.env"
-    path.write_text("")
-    return path
 
 
 def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
