@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -82,7 +83,12 @@ class ToDoClient:
                 operation.method,
                 url,
                 json=body,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Accept": "application/json",
+                    # The API logs it and echoes it: a failure message names it for its logs.
+                    "X-Request-ID": uuid.uuid4().hex,
+                },
             )
         except requests.exceptions.ReadTimeout as exc:
             message = unreachable("the API", self._endpoint, exc)
@@ -119,7 +125,12 @@ class ToDoClient:
             raise DaemonError(f"the API has nothing at {self._endpoint} (404); check API_ENDPOINT")
         if status == 400:
             raise DaemonError(f"the API rejected the request: {_problem(response)}")
-        raise DaemonError(f"the API failed with {status}: {_problem(response)}")
+        request_id = response.headers.get("X-Request-ID") or response.request.headers.get(
+            "X-Request-ID"
+        )
+        raise DaemonError(
+            f"the API failed with {status}: {_problem(response)} (request id {request_id})"
+        )
 
 
 def _refused_token(response: requests.Response, token: str) -> str:

@@ -7,6 +7,7 @@ Nothing is mocked: `python -m daemon` gets its app token from the local tenant t
 from __future__ import annotations
 
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -14,12 +15,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.api.tokens import READWRITE, Tokens
 from tests.daemon.keys import write_key_and_cert
 from tests.daemon.run import fail, succeed
 from tests.fixtures.api import ApiServer
+from tests.fixtures.databases import new_database
 from tests.support.servers import ROOT
 
 Settings = Callable[..., dict[str, str]]
@@ -156,6 +159,26 @@ def test_stopped_api(
     assert fail(["--op", "getToDos"], settings, empty_env_file) == (
         f"daemon: the API at {api.todolist_url} could not be reached (Connection refused)"
     )
+
+
+@pytest.mark.postgres
+def test_api_failure_names_the_status_and_request_id(
+    api_server_factory: Callable[..., ApiServer], postgres_url: str, settings_for: Settings,
+    empty_env_file: Path,
+) -> None:
+    """The API's database goes away: it answers 503 problem+json; the daemon says so."""
+    url = new_database(postgres_url)
+    api = api_server_factory(DATABASE_URL=url)
+    settings = {**settings_for("secret"), "API_ENDPOINT": api.todolist_url}
+    assert succeed(["--op", "getToDos"], settings, empty_env_file) == []
+    admin_url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)")
+    message = fail(["--op", "postToDo", "--description", "lost?"], settings, empty_env_file)
+    assert re.fullmatch(r"daemon: the API failed with 503: .+ \(request id [0-9a-f]{32}\)",
+                        message), message
+    request_id = message.rsplit(" ", 1)[1].rstrip(")")
+    assert f"request_id={request_id}" in api.log()
 
 
 def test_missing_setting(settings_for: Settings, empty_env_file: Path) -> None:
