@@ -255,3 +255,15 @@ def test_refused_cached_token_is_replaced(
     (entry,) = json.loads(cache.read_text())["AccessToken"].values()
     assert entry["secret"] != "not-a-token"
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+
+
+def test_damaged_cache_file_is_replaced(
+    tenant_reset, settings_for: Settings, empty_env_file: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "tokens.json"
+    cache.write_text("{not json")
+    cache.chmod(0o600)
+    settings = {**settings_for("secret"), "TOKEN_CACHE_FILE": str(cache)}
+    succeed(["--op", "getToDos"], settings, empty_env_file)
+    assert tenant_reset.admin.counts()["token"]["client_credentials"] == 1
+    assert len(json.loads(cache.read_text())["AccessToken"]) == 1
