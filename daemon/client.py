@@ -1,0 +1,175 @@
+"""The ToDoList API operations, and what each API answer means for the person running them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jwt
+import requests
+
+from daemon.errors import DaemonError, unreachable
+
+READ_ROLES = "ToDoList.Read.All (or ToDoList.ReadWrite.All)"
+WRITE_ROLE = "ToDoList.ReadWrite.All"
+MAX_DETAIL = 300
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    with_id: bool
+    role: str
+    summary: str
+
+
+OPERATIONS: dict[str, Operation] = {
+    "getToDos": Operation("GET", False, READ_ROLES, "list every user's items"),
+    "getToDo": Operation("GET", True, READ_ROLES, "show one item (--id)"),
+    "postToDo": Operation(
+        "POST", False, WRITE_ROLE, "add an item (--description, optional --owner)"
+    ),
+    "updateToDo": Operation("PUT", True, WRITE_ROLE, "change an item's text (--id, --description)"),
+    "deleteToDo": Operation("DELETE", True, WRITE_ROLE, "remove an item (--id)"),
+}
+
+
+class Tokens(Protocol):
+    def acquire(self) -> tuple[str, bool]: ...
+
+    def invalidate(self) -> None: ...
+
+
+class ToDoClient:
+    """Runs one operation against the API with the daemon's app token."""
+
+    def __init__(self, http: requests.Session, endpoint: str, tokens: Tokens) -> None:
+        self._http = http
+        self._endpoint = endpoint
+        self._tokens = tokens
+
+    def run(
+        self,
+        op: str,
+        item_id: int | None = None,
+        description: str | None = None,
+        owner: str | None = None,
+    ) -> Any:
+        """The API's JSON answer for `op`; for `deleteToDo` (204) `{"id": N, "deleted": true}`."""
+        operation = OPERATIONS[op]
+        url = f"{self._endpoint}/{item_id}" if operation.with_id else self._endpoint
+        body: dict[str, str] | None = None
+        if description is not None:
+            body = {"description": description}
+            if owner is not None:
+                body["owner"] = owner
+        token, cached = self._tokens.acquire()
+        response = self._send(operation, url, token, body)
+        if response.status_code == 401 and cached:
+            # The API refused a token from the cache file (revoked, keys rotated...): the
+            # request was not carried out, so drop the token and try once with a fresh one.
+            self._tokens.invalidate()
+            token, _ = self._tokens.acquire()
+            response = self._send(operation, url, token, body)
+        return self._answer(op, operation, response, item_id, token)
+
+    def _send(
+        self, operation: Operation, url: str, token: str, body: dict[str, str] | None
+    ) -> requests.Response:
+        try:
+            return self._http.request(
+                operation.method,
+                url,
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Accept": "application/json",
+                    # The API logs it and echoes it: a failure message names it for its logs.
+                    "X-Request-ID": uuid.uuid4().hex,
+                },
+            )
+        except requests.exceptions.ReadTimeout as exc:
+            message = unreachable("the API", self._endpoint, exc)
+            if operation.method != "GET":
+                message += "; the change may or may not have been made"
+            raise DaemonError(message) from exc
+        except requests.RequestException as exc:
+            raise DaemonError(unreachable("the API", self._endpoint, exc)) from exc
+
+    def _answer(
+        self, op: str, operation: Operation, response: requests.Response,
+        item_id: int | None, token: str,
+    ) -> Any:
+        status = response.status_code
+        if status == 204:
+            return {"id": item_id, "deleted": True}
+        if 200 <= status < 300:
+            try:
+                return response.json()
+            except ValueError as exc:
+                message = f"the API answered {status} with a body that is not JSON"
+                raise DaemonError(message) from exc
+        if status == 401:
+            raise DaemonError(_refused_token(response, token))
+        if status == 403:
+            raise DaemonError(
+                f"the API refused {op}: the daemon's token lacks the app role {operation.role} "
+                "(insufficient_scope); grant it to the daemon's registration and give admin "
+                "consent"
+            )
+        if status == 404 and item_id is not None:
+            raise DaemonError(f"item {item_id} not found (404)")
+        if status == 404:
+            raise DaemonError(f"the API has nothing at {self._endpoint} (404); check API_ENDPOINT")
+        if status == 400:
+            raise DaemonError(f"the API rejected the request: {_problem(response)}")
+        request_id = response.headers.get("X-Request-ID") or response.request.headers.get(
+            "X-Request-ID"
+        )
+        raise DaemonError(
+            f"the API failed with {status}: {_problem(response)} (request id {request_id})"
+        )
+
+
+def _refused_token(response: requests.Response, token: str) -> str:
+    challenge = response.headers.get("WWW-Authenticate", "")
+    error = _param(challenge, "error") or "invalid_token"
+    description = _param(challenge, "error_description")
+    detail = f"{error}: {description}" if description else error
+    if not _roles(token):
+        return (
+            f"the API refused the token ({detail}): it carries no app roles; grant the daemon's "
+            f"registration {READ_ROLES} and give admin consent"
+        )
+    return f"the API refused the daemon's token ({detail})"
+
+
+def _roles(token: str) -> list[str]:
+    """The token's `roles`, read without verification: only to word an error message."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return []
+    roles = claims.get("roles")
+    return roles if isinstance(roles, list) else []
+
+
+def _param(challenge: str, name: str) -> str | None:
+    match = re.search(rf'\b{name}="([^"]*)"', challenge)
+    return match.group(1) if match else None
+
+
+def _problem(response: requests.Response) -> str:
+    """The problem+json `detail` (or `title`), else the status text, on one line."""
+    text = response.reason or "no details"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        found = body.get("detail") or body.get("title")
+        if isinstance(found, str) and found.strip():
+            text = found
+    return " ".join(text.split())[:MAX_DETAIL]
