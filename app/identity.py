@@ -187,7 +187,9 @@ class Identity:
         doc = self.discovery()
         with self._lock:
             if self._keys is None:
-                self._keys = KeySet(self.http, doc["jwks_uri"])
+                self._keys = KeySet(
+                    self.http, doc["jwks_uri"], self.config.jwks_min_refresh_seconds
+                )
             return self._keys
 
     def expected_tenant_id(self) -> str | None:
