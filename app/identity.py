@@ -397,7 +397,12 @@ class Identity:
             endpoint = None
         if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
             return self.config.post_logout_redirect_uri
-        query = urlencode({"post_logout_redirect_uri": self.config.post_logout_redirect_uri})
+        query = urlencode(
+            {
+                "post_logout_redirect_uri": self.config.post_logout_redirect_uri,
+                "client_id": self.config.client_id,
+            }
+        )
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
