@@ -22,6 +22,7 @@ from urllib.parse import quote
 import requests
 from flask import Flask, current_app, g, request
 
+from app.identity import SignInRequired
 from common.http import HttpClient
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ class TodoApiClient:
                 "The to-do service did not answer in time. Please try again.", 504
             ) from exc
         except requests.exceptions.SSLError as exc:
-            log.warning("to-do API %s %s: TLS failed: %s (request %s)", method, url, exc, request_id)
+            log.warning("to-do API %s %s: TLS failed: %s (request %s)", method, url, exc,
+                        request_id)
             raise ApiUnavailable(
                 "The to-do service could not be reached securely.", 502
             ) from exc
@@ -221,22 +223,36 @@ class TodoApiClient:
         raise answer(status, return_body, _message(return_body) or answer.title)
 
 
-def init_app(app: Flask) -> TodoApiClient:
-    """Create the process's API client from the app's settings (at `app.extensions`)."""
-    client = TodoApiClient(
-        app.config["TODOLIST_API_URL"],
-        ca_file=app.config.get("CA_FILE"),
-        connect_timeout=float(
-            app.config.get("TODOLIST_API_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)
-        ),
-        read_timeout=float(app.config.get("TODOLIST_API_READ_TIMEOUT", DEFAULT_READ_TIMEOUT)),
+def init_app(app: Flask) -> TodoApiClient | None:
+    """The process's API client, created once from the app's settings (`app.extensions`)."""
+    if EXTENSION in app.extensions:
+        return app.extensions[EXTENSION]
+    config = app.config["WEB_CONFIG"]
+    if not config.todolist_api_url:
+        # The pages then say the to-do service is not configured; sign-in still works.
+        app.extensions[EXTENSION] = None
+        return None
+    connect, read = config.todolist_api_timeout
+    api = TodoApiClient(
+        config.todolist_api_url,
+        ca_file=config.ca_file,
+        connect_timeout=connect,
+        read_timeout=read,
     )
-    app.extensions[EXTENSION] = client
-    return client
+    app.extensions[EXTENSION] = api
+    return api
+
+
+NOT_CONFIGURED = (
+    "The to-do service is not configured (TODOLIST_API_URL, TODOLIST_READ, TODOLIST_READWRITE)."
+)
 
 
 def client() -> TodoApiClient:
-    return current_app.extensions[EXTENSION]
+    api = current_app.extensions.get(EXTENSION)
+    if api is None:
+        raise ApiUnavailable(NOT_CONFIGURED, 503)
+    return api
 
 
 def request_id() -> str:
@@ -252,14 +268,15 @@ def request_id() -> str:
 
 def scopes_for(kind: str) -> list[str]:
     """The scope a to-do operation needs: TODOLIST_READ for reads, TODOLIST_READWRITE for writes."""
-    name = "TODOLIST_READWRITE" if kind == WRITE else "TODOLIST_READ"
-    return [current_app.config[name]]
+    config = current_app.config["WEB_CONFIG"]
+    scope = config.todolist_readwrite if kind == WRITE else config.todolist_read
+    return [scope] if scope else []
 
 
 def max_description_length() -> int:
-    return int(
-        current_app.config.get("TODO_DESCRIPTION_MAX_LENGTH", DEFAULT_DESCRIPTION_MAX_LENGTH)
-    )
+    """The API's maximum description length (setting TODO_DESCRIPTION_MAX_LENGTH), for forms."""
+    config = current_app.config["WEB_CONFIG"]
+    return int(config.todo_description_max_length)
 
 
 def call(
@@ -276,12 +293,12 @@ def call(
     did nothing. A second 401 raises `SignInRequired` for that scope.
     Raises `SignInRequired`, `IdentityProviderUnavailable`, `ApiUnavailable`, `ApiAnswer`.
     """
-    from app.identity import SignInRequired
-
     kind = READ if method.upper() == "GET" else WRITE
     scopes = scopes_for(kind)
-    identity = current_app.extensions["identity"]
     api = client()
+    if not scopes:
+        raise ApiUnavailable(NOT_CONFIGURED, 503)
+    identity = current_app.extensions["identity"]
     rid = request_id()
     token = identity.acquire_token(scopes)
     try:

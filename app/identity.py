@@ -159,6 +159,9 @@ class Identity:
         self._lock = threading.Lock()
         self._discovery: dict[str, Any] | None = None
         self._keys: KeySet | None = None
+        # Session keys that survive signing in (features add theirs: a draft kept while the
+        # user signs in again for a scope, say). Everything else from before is dropped.
+        self.keep_at_sign_in: set[str] = set()
         self._msal_settings: dict[str, Any] = {
             "client_id": config.client_id,
             "client_credential": config.client_credential,
@@ -264,7 +267,9 @@ class Identity:
             raise
         # Signed in. The session still holds the flow, so it is not empty and gets a new id.
         current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+        kept = {key: session[key] for key in self.keep_at_sign_in if key in session}
         session.clear()
+        session.update(kept)
         session[USER_KEY] = claims
         session[ACCOUNT_KEY] = account_id
         session[CACHE_KEY] = cache.serialize()

@@ -10,8 +10,6 @@ page), 502/503/504 when the API cannot be used. Tokens never appear in any answe
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Flask, current_app, jsonify, request, url_for
 from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
@@ -19,7 +17,8 @@ from wtforms.validators import ValidationError
 
 from app import api_client
 from app.api_client import ApiAnswer, ApiResult, ApiUnavailable
-from app.identity import IdentityProviderUnavailable, SignInRequired
+from app.errors import problem
+from app.identity import IdentityProviderUnavailable, SignInRequired, current_identity
 
 bp = Blueprint("proxy", __name__, url_prefix="/api/todolist")
 
@@ -28,20 +27,13 @@ CSRF_HEADER = "X-CSRFToken"
 
 
 def init_app(app: Flask) -> None:
+    api_client.init_app(app)
     app.register_blueprint(bp)
     # The proxy checks the CSRF header itself, after the sign-in check, so that a signed-out
     # script gets 401 (sign in) rather than 400 (no CSRF token: it has no session to own one).
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(bp)
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    resp = jsonify(body)
-    resp.status_code = status
-    resp.mimetype = "application/problem+json"
-    return resp
 
 
 @bp.after_request
@@ -52,8 +44,7 @@ def no_store(resp: Response) -> Response:
 
 @bp.before_request
 def signed_in_and_csrf() -> Response | None:
-    identity = current_app.extensions["identity"]
-    if identity.user() is None:
+    if current_identity().user() is None:
         return problem(
             401,
             "Sign-in required",

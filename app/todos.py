@@ -27,7 +27,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from app import api_client, proxy
+from app import api_client
 from app.api_client import (
     ApiForbidden,
     ApiNotFound,
@@ -46,6 +46,9 @@ bp = Blueprint("todos", __name__)
 
 DRAFT_KEY = "todo_draft"
 REAUTH_KEY = "todo_reauth"
+# Kept in the new session when the user signs in again for a scope, so that the text and the
+# "sent to sign in" marker survive the round trip; "_flashes" is Flask's message list.
+KEPT_AT_SIGN_IN = (DRAFT_KEY, REAUTH_KEY, "_flashes")
 REAUTH_WINDOW_SECONDS = 600
 
 
@@ -53,7 +56,7 @@ def init_app(app: Flask) -> None:
     """Everything the to-do list adds to the web app: API client, pages, JSON proxy."""
     api_client.init_app(app)
     app.register_blueprint(bp)
-    proxy.init_app(app)
+    app.extensions["identity"].keep_at_sign_in.update(KEPT_AT_SIGN_IN)
 
     @app.context_processor
     def todo_settings() -> dict[str, Any]:
