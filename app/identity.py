@@ -381,7 +381,10 @@ class Identity:
         if "access_token" in result:
             return cast(str, result["access_token"])
         error = result.get("error", "")
-        if error in INTERACTION_ERRORS or result.get("suberror") == "consent_required":
+        if result.get("suberror") == "consent_required":
+            # Entra says invalid_grant + suberror; the reason callers act on is the consent.
+            raise SignInRequired(scopes, "consent_required")
+        if error in INTERACTION_ERRORS:
             raise SignInRequired(scopes, error)
         raise IdentityProviderUnavailable(f"the sign-in service refused a token ({error})", 502)
 

@@ -79,7 +79,14 @@ def _forward(method: str, item_id: str | None = None) -> Response:
     try:
         result = api_client.call(method, item_id, data=data)
     except SignInRequired as exc:
-        scopes = " ".join(getattr(exc, "scopes", None) or [])
+        scopes = " ".join(exc.scopes)
+        if exc.reason == "consent_required":
+            return problem(
+                403,
+                "Your account lacks permission",
+                "This app has not been granted access to the to-do list for this operation.",
+                request_id=rid,
+            )
         return problem(
             401,
             "Sign-in required",

@@ -128,16 +128,20 @@ def _failure(
     """The page for a failed to-do operation; `description` is what the user typed, if any."""
     if isinstance(exc, SignInRequired):
         scopes = list(exc.scopes)
-        if _reauth_pending(scopes):
-            # We sent the user to sign in for this scope and silent acquisition still fails:
-            # the tenant will not give this account that permission. A page, not a loop.
+        consent_missing = exc.reason == "consent_required"
+        if consent_missing or _reauth_pending(scopes):
+            # No consent for this scope (External ID's customers cannot grant it themselves),
+            # or we sent the user to sign in for it and silent acquisition still fails: the
+            # tenant will not give this account that permission. A page, not a loop.
             session.pop(REAUTH_KEY, None)
             writing = scopes == api_client.scopes_for(api_client.WRITE)
             return _problem_page(
                 "Your account lacks permission",
-                "You signed in again, but your account still cannot get permission to "
+                "Your account does not have permission to "
                 + ("change" if writing else "read")
-                + " the to-do list. Ask the administrator of this site to grant it access.",
+                + " the to-do list: this app has not been granted that access"
+                + ("" if consent_missing else ", even after you signed in again")
+                + ". Ask the administrator of this site to grant it.",
                 403,
                 description=description,
                 retry_url=signin_url(scopes, next_path),
