@@ -1,0 +1,5 @@
+import sys
+
+from devtenant.cli import main
+
+sys.exit(main())

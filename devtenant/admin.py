@@ -1,0 +1,82 @@
+"""`TenantAdmin`: the Python client of the tenant's loopback-only admin endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.http import HttpClient
+
+
+class TenantAdminError(Exception):
+    """The admin endpoint refused the request (the message is the tenant's answer)."""
+
+
+class TenantAdmin:
+    """Drive a running local tenant from tests: counters, faults, lifetimes, users, clients.
+
+    `base_url` is the tenant's https origin (e.g. https://localhost:44360); `ca_file` is the
+    tenant's CA (`<data-dir>/ca.pem`).
+    """
+
+    def __init__(self, base_url: str, ca_file: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = HttpClient(ca_file=str(ca_file))
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        resp = self.http.request(method, f"{self.base_url}/_admin/{path}", json=body)
+        if resp.status_code >= 400:
+            raise TenantAdminError(f"{resp.status_code}: {resp.text}")
+        return resp.json()
+
+    def counts(self) -> dict[str, Any]:
+        """`{"discovery", "keys", "authorize", "logout", "token": {<grant type>: n}}`."""
+        return self._call("GET", "counts")
+
+    def reset_counts(self) -> None:
+        self._call("POST", "counts/reset")
+
+    def set_lifetimes(
+        self,
+        access_token: int | None = None,
+        id_token: int | None = None,
+        refresh_token: int | None = None,
+    ) -> dict[str, int]:
+        values = {
+            "access_token": access_token,
+            "id_token": id_token,
+            "refresh_token": refresh_token,
+        }
+        return self._call("POST", "lifetimes", {k: v for k, v in values.items() if v is not None})
+
+    def add_user(self, email: str, password: str, name: str) -> dict[str, str]:
+        """Creates a user; returns `{"oid", "email", "name"}`."""
+        return self._call("POST", "users", {"email": email, "password": password, "name": name})
+
+    def add_client(self, kind: str, **settings: Any) -> dict[str, Any]:
+        """A new registration: kind "web" (consented_scopes=[...], redirect_uris=[...],
+        post_logout_redirect_uris=[...]) or "daemon" (roles=[...]). Returns its settings,
+        with absolute `certificate_file`/`private_key_file` paths."""
+        return self._call("POST", "clients", {"kind": kind, **settings})
+
+    def fault(self, token: str, fault: str) -> None:
+        """The next `token` ("id_token" or "access_token") issued has `fault` (one-shot)."""
+        self._call("POST", "faults", {"token": token, "fault": fault})
+
+    def refuse_next_refresh(self, error: str = "invalid_grant") -> None:
+        """The next refresh-token redemption fails with invalid_grant or interaction_required."""
+        self._call("POST", "refresh-fault", {"error": error})
+
+    def rotate_key(self) -> str:
+        """New signing key (old ones stay in the key set); returns the new `kid`."""
+        return self._call("POST", "rotate-key")["kid"]
+
+    def set_idtyp(self, enabled: bool) -> None:
+        """Turn the API registration's optional `idtyp` claim on or off (until reset)."""
+        self._call("POST", "api", {"idtyp_claim": enabled})
+
+    def reset(self) -> None:
+        """Faults cleared; lifetimes and the idtyp setting back to their defaults."""
+        self._call("POST", "reset")
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,41 @@
+"""Server-to-server endpoints (https port): discovery, key set, token."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from devtenant.urls import discovery_document
+
+bp = Blueprint("endpoints", __name__)
+
+
+def tenant_or_404(tenant: str):
+    t = current_app.extensions["devtenant"]
+    if tenant.lower() not in (t.store.tenant_id, t.store.tenant_name.lower()):
+        abort(404)
+    if request.scheme != "https":
+        abort(404)
+    return t
+
+
+@bp.get("/<tenant>/v2.0/.well-known/openid-configuration")
+def discovery(tenant: str):
+    t = tenant_or_404(tenant)
+    t.state.count("discovery")
+    return jsonify(discovery_document())
+
+
+@bp.get("/<tenant>/discovery/v2.0/keys")
+def keys(tenant: str):
+    t = tenant_or_404(tenant)
+    t.state.count("keys")
+    return jsonify(t.tokens.jwks())
+
+
+@bp.post("/<tenant>/oauth2/v2.0/token")
+def token(tenant: str):
+    t = tenant_or_404(tenant)
+    t.state.count("token", request.form.get("grant_type"))
+    response = t.server.create_token_response()
+    response.headers["Cache-Control"] = "no-store"
+    return response

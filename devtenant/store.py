@@ -1,0 +1,320 @@
+"""The data directory: tenant identity, app registrations, keys, certificates and users.
+
+Everything is generated on first use and reused afterwards. Files holding private keys or
+secrets are created 0600. The layout is described in docs/devtenant.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import DateTime, String, create_engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from devtenant import pki
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 44360
+DEFAULT_PAGES_PORT = 44361
+DEFAULT_DATA_DIR = "instance/devtenant"
+WEB_REDIRECT_URIS = ["http://localhost:3000/auth/redirect"]
+WEB_POST_LOGOUT_URIS = ["http://localhost:3000/"]
+API_SCOPES = ["ToDoList.Read", "ToDoList.ReadWrite"]
+API_ROLES = ["ToDoList.Read.All", "ToDoList.ReadWrite.All"]
+
+_hasher = PasswordHasher()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    """A local account (email + password), as External ID's "email with password" sign-in."""
+
+    __tablename__ = "users"
+    oid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UserExists(Exception):
+    """A user with that email is already registered."""
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    oid: str
+    email: str
+    name: str
+
+
+class TenantStore:
+    """Opens (creating on first use) a tenant data directory."""
+
+    def __init__(
+        self,
+        data_dir: str | Path = DEFAULT_DATA_DIR,
+        host: str | None = None,
+        port: int | None = None,
+        pages_port: int | None = None,
+    ) -> None:
+        self.dir = Path(data_dir).resolve()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.tenant = self._tenant(host, port, pages_port)
+        self._pki()
+        self.registrations = self._registrations()
+        self._signing_keys()
+        self.secret_key = self._secret("flask-secret-key")
+        users_db = self.dir / "users.sqlite"
+        if not users_db.exists():
+            pki.write_private(users_db, b"")  # password hashes: owner-only from the start
+        self.engine = create_engine(f"sqlite:///{users_db}")
+        Base.metadata.create_all(self.engine)
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def tenant_id(self) -> str:
+        return self.tenant["tenant_id"]
+
+    @property
+    def tenant_name(self) -> str:
+        return self.tenant["name"]
+
+    @property
+    def port(self) -> int:
+        return self.tenant["port"]
+
+    @property
+    def pages_port(self) -> int:
+        return self.tenant["pages_port"]
+
+    @property
+    def host(self) -> str:
+        return self.tenant["host"]
+
+    @property
+    def https_url(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    @property
+    def pages_url(self) -> str:
+        return f"http://localhost:{self.pages_port}"
+
+    @property
+    def authority(self) -> str:
+        return f"{self.https_url}/{self.tenant_id}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "ca.pem"
+
+    @property
+    def server_cert_file(self) -> Path:
+        return self.dir / "server.pem"
+
+    @property
+    def server_key_file(self) -> Path:
+        return self.dir / "server-key.pem"
+
+    def _tenant(self, host: str | None, port: int | None, pages_port: int | None) -> dict:
+        path = self.dir / "tenant.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+        else:
+            data = {
+                "tenant_id": str(uuid.uuid4()),
+                "name": f"devtenant{secrets.token_hex(4)}.onmicrosoft.com",
+                "host": DEFAULT_HOST,
+                "port": DEFAULT_PORT,
+                "pages_port": DEFAULT_PAGES_PORT,
+            }
+        changed = not path.exists()
+        for key, value in (("host", host), ("port", port), ("pages_port", pages_port)):
+            if value is not None and data.get(key) != value:
+                data[key] = value
+                changed = True
+        if changed:
+            path.write_text(json.dumps(data, indent=2) + "\n")
+        return data
+
+    def _secret(self, filename: str) -> str:
+        path = self.dir / filename
+        if not path.exists():
+            pki.write_private(path, secrets.token_urlsafe(32).encode())
+        return path.read_text().strip()
+
+    # -- certificates ---------------------------------------------------------------------
+    def _pki(self) -> None:
+        if self.ca_file.exists() and self.server_cert_file.exists():
+            return
+        ca_key, ca_cert = pki.make_ca(f"devtenant local CA {self.tenant_id[:8]}")
+        pki.write_private(self.dir / "ca-key.pem", pki.key_pem(ca_key))
+        self.ca_file.write_bytes(pki.cert_pem(ca_cert))
+        key, cert = pki.make_server_cert(
+            ca_key, ca_cert, ["localhost", "127.0.0.1", "::1", "*.ciamlogin.com"]
+        )
+        pki.write_private(self.server_key_file, pki.key_pem(key))
+        self.server_cert_file.write_bytes(pki.cert_pem(cert))
+
+    def _client_cert(self, kind: str, client_id: str) -> dict[str, str]:
+        key, cert = pki.make_client_cert(f"devtenant {kind} {client_id}")
+        key_file = self.dir / f"{kind}-{client_id[:8]}-key.pem"
+        cert_file = self.dir / f"{kind}-{client_id[:8]}-cert.pem"
+        pki.write_private(key_file, pki.key_pem(key))
+        cert_file.write_bytes(pki.cert_pem(cert))
+        sha1, sha256 = pki.thumbprints(cert_file.read_bytes())
+        return {
+            "certificate_file": cert_file.name,
+            "private_key_file": key_file.name,
+            "thumbprint_sha1": sha1,
+            "thumbprint_sha256": sha256,
+        }
+
+    # -- app registrations ----------------------------------------------------------------
+    def _registrations(self) -> dict[str, Any]:
+        path = self.dir / "registrations.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        api_id = str(uuid.uuid4())
+        regs = {
+            "api": {
+                "display_name": "ciam-ToDoList-api",
+                "client_id": api_id,
+                "app_id_uri": f"api://{api_id}",
+                "scopes": list(API_SCOPES),
+                "app_roles": list(API_ROLES),
+                "idtyp_claim": True,
+            },
+            "web": self.new_client_registration(
+                "web",
+                consented_scopes=[f"api://{api_id}/{s}" for s in API_SCOPES],
+            ),
+            "daemon": self.new_client_registration("daemon", roles=list(API_ROLES)),
+            "additional_clients": [],
+        }
+        self._write_registrations(path, regs)
+        return regs
+
+    def _write_registrations(self, path: Path, regs: dict[str, Any]) -> None:
+        pki.write_private(path, (json.dumps(regs, indent=2) + "\n").encode())
+
+    def new_client_registration(
+        self,
+        kind: str,
+        consented_scopes: list[str] | None = None,
+        roles: list[str] | None = None,
+        redirect_uris: list[str] | None = None,
+        post_logout_redirect_uris: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A new confidential client registration (not yet stored)."""
+        if kind not in ("web", "daemon"):
+            raise ValueError("kind must be 'web' or 'daemon'")
+        client_id = str(uuid.uuid4())
+        reg: dict[str, Any] = {
+            "kind": kind,
+            "display_name": f"ciam-ToDoList-{kind}",
+            "client_id": client_id,
+            "service_principal_id": str(uuid.uuid4()),
+            "client_secret": secrets.token_urlsafe(30),
+            **self._client_cert(kind, client_id),
+        }
+        if kind == "web":
+            reg["redirect_uris"] = redirect_uris or list(WEB_REDIRECT_URIS)
+            reg["post_logout_redirect_uris"] = post_logout_redirect_uris or list(
+                WEB_POST_LOGOUT_URIS
+            )
+            reg["consented_scopes"] = list(consented_scopes or [])
+        else:
+            reg["roles"] = list(roles or [])
+        return reg
+
+    def add_client(self, reg: dict[str, Any]) -> None:
+        with self._lock:
+            self.registrations["additional_clients"].append(reg)
+            self._write_registrations(self.dir / "registrations.json", self.registrations)
+
+    def clients(self) -> list[dict[str, Any]]:
+        regs = self.registrations
+        return [regs["web"], regs["daemon"], *regs["additional_clients"]]
+
+    def client(self, client_id: str) -> dict[str, Any] | None:
+        return next((c for c in self.clients() if c["client_id"] == client_id), None)
+
+    # -- signing keys ---------------------------------------------------------------------
+    def _signing_keys(self) -> None:
+        path = self.dir / "signing-keys.json"
+        if not path.exists():
+            self._save_signing_keys([self._new_signing_key()])
+
+    def _new_signing_key(self) -> dict[str, str]:
+        return {"kid": secrets.token_urlsafe(24), "pem": pki.key_pem(pki.new_rsa_key()).decode()}
+
+    def _save_signing_keys(self, keys: list[dict[str, str]]) -> None:
+        data = json.dumps({"keys": keys}, indent=2) + "\n"
+        pki.write_private(self.dir / "signing-keys.json", data.encode())
+
+    def signing_keys(self) -> list[dict[str, str]]:
+        """All signing keys, oldest first; the last one signs new tokens."""
+        return json.loads((self.dir / "signing-keys.json").read_text())["keys"]
+
+    def rotate_signing_key(self) -> str:
+        with self._lock:
+            keys = self.signing_keys()
+            new = self._new_signing_key()
+            self._save_signing_keys([*keys, new])
+            return new["kid"]
+
+    # -- users ----------------------------------------------------------------------------
+    def add_user(self, email: str, password: str, name: str) -> UserInfo:
+        email = email.strip().lower()
+        if not email or "@" not in email:
+            raise ValueError("an email address is needed")
+        if not password:
+            raise ValueError("a password is needed")
+        user = User(
+            oid=str(uuid.uuid4()),
+            email=email,
+            name=name.strip() or email.split("@")[0],
+            password_hash=_hasher.hash(password),
+            created_at=dt.datetime.now(dt.UTC),
+        )
+        info = UserInfo(user.oid, user.email, user.name)
+        with Session(self.engine) as session:
+            session.add(user)
+            try:
+                session.commit()
+            except IntegrityError as exc:
+                raise UserExists(email) from exc
+        return info
+
+    def check_password(self, email: str, password: str) -> UserInfo | None:
+        """The user when the password is right; None for an unknown email or a wrong password."""
+        with Session(self.engine) as session:
+            user = session.scalar(select(User).where(User.email == email.strip().lower()))
+            if user is None:
+                _hasher.hash(password)  # same cost as a real check: no user enumeration by timing
+                return None
+            try:
+                _hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return None
+            return UserInfo(user.oid, user.email, user.name)
+
+    def user(self, oid: str) -> UserInfo | None:
+        with Session(self.engine) as session:
+            user = session.get(User, oid)
+            return UserInfo(user.oid, user.email, user.name) if user else None
