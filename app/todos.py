@@ -99,9 +99,10 @@ def _reauth_pending(scopes: list[str]) -> bool:
     )
 
 
-def _succeeded() -> None:
-    """An API call went through: any sign-in we sent the user to has done its job."""
-    if REAUTH_KEY in session:
+def _succeeded(kind: str) -> None:
+    """A call with `kind`'s scope went through: a sign-in we sent the user to for it worked."""
+    marker = session.get(REAUTH_KEY)
+    if isinstance(marker, dict) and marker.get("scopes") == api_client.scopes_for(kind):
         session.pop(REAUTH_KEY, None)
 
 
@@ -233,7 +234,7 @@ def index() -> Response | tuple[str, int] | str:
         items = _sorted(api_client.call("GET").body)
     except (TodoApiError, SignInRequired, IdentityProviderUnavailable) as exc:
         return _failure(exc, next_path=url_for("todos.index"), op="add", description=draft)
-    _succeeded()
+    _succeeded(api_client.READ)
     return render_template("todos.html", items=items, draft=draft, problem=None, field_error=None)
 
 
@@ -247,7 +248,7 @@ def add() -> Response | tuple[str, int]:
         return _failure(
             exc, next_path=url_for("todos.index"), op="add", description=description
         )
-    _succeeded()
+    _succeeded(api_client.WRITE)
     added = result.body.get("description", description) if isinstance(result.body, dict) else ""
     flash(f"Added “{added}”.", "success")
     return redirect(url_for("todos.index"))
@@ -264,7 +265,7 @@ def edit(item_id: str) -> Response | tuple[str, int] | str:
         return _failure(
             exc, next_path=here, op="edit", description=draft, item_id=item_id, form_page="edit"
         )
-    _succeeded()
+    _succeeded(api_client.READ)
     if not isinstance(item, dict):
         return _failure(
             ApiUnavailable("The to-do service gave an answer we cannot read.", 502),
@@ -290,7 +291,7 @@ def update(item_id: str) -> Response | tuple[str, int]:
             item_id=item_id,
             form_page="edit",
         )
-    _succeeded()
+    _succeeded(api_client.WRITE)
     flash(f"Saved “{description.strip()}”.", "success")
     return redirect(url_for("todos.index"))
 
@@ -302,6 +303,6 @@ def delete(item_id: str) -> Response | tuple[str, int]:
         api_client.call("DELETE", item_id)
     except (TodoApiError, SignInRequired, IdentityProviderUnavailable) as exc:
         return _failure(exc, next_path=url_for("todos.index"), op="delete")
-    _succeeded()
+    _succeeded(api_client.WRITE)
     flash("Item deleted.", "success")
     return redirect(url_for("todos.index"))
