@@ -95,6 +95,7 @@ class Config:
     todolist_api_timeout: tuple[float, float] = (3.05, 10.0)
     todo_description_max_length: int = 500
     tenant_timeout: tuple[float, float] = (3.05, 10.0)
+    jwks_min_refresh_seconds: float = 60.0
     ca_file: str | None = None
     port: int = DEFAULT_PORT
     session_type: str = "filesystem"
@@ -172,6 +173,8 @@ class Config:
         )
         tenant_read = r.get("TENANT_TIMEOUT", default=10.0, parse=_positive_float,
                             expect="a positive number of seconds")
+        jwks_refresh = r.get("JWKS_MIN_REFRESH_SECONDS", default=60.0, parse=float,
+                             check=lambda v: v >= 0, expect="a number of seconds (0 or more)")
         ca_file = r.get("CA_FILE")
         if ca_file and not Path(ca_file).is_file():
             r.problem(f"CA_FILE names a file that does not exist: {ca_file}")
@@ -209,6 +212,7 @@ class Config:
             todolist_api_timeout=api_timeout,
             todo_description_max_length=max_length,
             tenant_timeout=(min(3.05, tenant_read), tenant_read),
+            jwks_min_refresh_seconds=jwks_refresh,
             ca_file=str(Path(ca_file).resolve()) if ca_file else None,
             port=port,
             session_type=session_type,

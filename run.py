@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from werkzeug.serving import make_server
@@ -127,8 +128,9 @@ def start_local_system(source: Mapping[str, str], children: list[Child]) -> dict
         raise StartError("`python -m devtenant env web|api` did not answer; see its log")
     api_child = Child("api", ["-m", "api"], api)
     children.append(api_child)
-    api_url = web.get("TODOLIST_API_URL", "https://localhost:44351/api/todolist")
-    api_child.wait_until(answers(api_url, web.get("CA_FILE"), lambda s: s < 500), "answering")
+    api_url = urlsplit(web.get("TODOLIST_API_URL") or "https://localhost:44351/api/todolist")
+    health = f"{api_url.scheme}://{api_url.netloc}/healthz"
+    api_child.wait_until(answers(health, web.get("CA_FILE"), lambda s: s == 200), "answering")
     settings = dict(web)
     overrides = {k: source[k] for k in LOCAL_OVERRIDES if source.get(k)}
     if "PORT" in overrides:

@@ -50,6 +50,9 @@ def _session_settings(config: Config) -> dict[str, object]:
     return {
         **store,
         "SESSION_PERMANENT": True,
+        # Store writes only when the session changed (e.g. the token cache): a session lasts
+        # SESSION_LIFETIME from its last change, not from its last request.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "PERMANENT_SESSION_LIFETIME": SESSION_LIFETIME,
         "SESSION_KEY_PREFIX": f"{SESSION_COOKIE}:",
         "SESSION_COOKIE_NAME": SESSION_COOKIE,

@@ -190,7 +190,9 @@ class Identity:
         doc = self.discovery()
         with self._lock:
             if self._keys is None:
-                self._keys = KeySet(self.http, doc["jwks_uri"])
+                self._keys = KeySet(
+                    self.http, doc["jwks_uri"], self.config.jwks_min_refresh_seconds
+                )
             return self._keys
 
     def expected_tenant_id(self) -> str | None:
@@ -403,7 +405,12 @@ class Identity:
             endpoint = None
         if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
             return self.config.post_logout_redirect_uri
-        query = urlencode({"post_logout_redirect_uri": self.config.post_logout_redirect_uri})
+        query = urlencode(
+            {
+                "post_logout_redirect_uri": self.config.post_logout_redirect_uri,
+                "client_id": self.config.client_id,
+            }
+        )
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
