@@ -93,6 +93,7 @@ class Config:
     todolist_readwrite: str | None = None
     todolist_api_url: str | None = None
     todolist_api_timeout: tuple[float, float] = (3.05, 10.0)
+    todo_description_max_length: int = 500
     tenant_timeout: tuple[float, float] = (3.05, 10.0)
     jwks_min_refresh_seconds: float = 60.0
     ca_file: str | None = None
@@ -166,6 +167,10 @@ class Config:
             r.get("TODOLIST_API_READ_TIMEOUT", default=10.0, parse=_positive_float,
                   expect="a positive number of seconds"),
         )
+        max_length = r.get(
+            "TODO_DESCRIPTION_MAX_LENGTH", default=500, parse=int, check=lambda v: v > 0,
+            expect="a positive whole number (the API's maximum description length)",
+        )
         tenant_read = r.get("TENANT_TIMEOUT", default=10.0, parse=_positive_float,
                             expect="a positive number of seconds")
         jwks_refresh = r.get("JWKS_MIN_REFRESH_SECONDS", default=60.0, parse=float,
@@ -205,6 +210,7 @@ class Config:
             todolist_readwrite=readwrite,
             todolist_api_url=api_url,
             todolist_api_timeout=api_timeout,
+            todo_description_max_length=max_length,
             tenant_timeout=(min(3.05, tenant_read), tenant_read),
             jwks_min_refresh_seconds=jwks_refresh,
             ca_file=str(Path(ca_file).resolve()) if ca_file else None,

@@ -159,6 +159,9 @@ class Identity:
         self._lock = threading.Lock()
         self._discovery: dict[str, Any] | None = None
         self._keys: KeySet | None = None
+        # Session keys that survive signing in (features add theirs: a draft kept while the
+        # user signs in again for a scope, say). Everything else from before is dropped.
+        self.keep_at_sign_in: set[str] = set()
         self._msal_settings: dict[str, Any] = {
             "client_id": config.client_id,
             "client_credential": config.client_credential,
@@ -266,7 +269,9 @@ class Identity:
             raise
         # Signed in. The session still holds the flow, so it is not empty and gets a new id.
         current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+        kept = {key: session[key] for key in self.keep_at_sign_in if key in session}
         session.clear()
+        session.update(kept)
         session[USER_KEY] = claims
         session[ACCOUNT_KEY] = account_id
         session[CACHE_KEY] = cache.serialize()
@@ -378,7 +383,10 @@ class Identity:
         if "access_token" in result:
             return cast(str, result["access_token"])
         error = result.get("error", "")
-        if error in INTERACTION_ERRORS or result.get("suberror") == "consent_required":
+        if result.get("suberror") == "consent_required":
+            # Entra says invalid_grant + suberror; the reason callers act on is the consent.
+            raise SignInRequired(scopes, "consent_required")
+        if error in INTERACTION_ERRORS:
             raise SignInRequired(scopes, error)
         raise IdentityProviderUnavailable(f"the sign-in service refused a token ({error})", 502)
 
