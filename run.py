@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.instance.resolve(), args.tenant_port, args.tenant_pages_port, args.api_port
             )
             settings = system.start(source)
-        serve(Config.load(settings), args.host)
+        serve(Config.load(settings), args.host)  # returns on Ctrl-C / SIGTERM
+        print("\nStopping ...", flush=True)
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -57,6 +57,7 @@ def test_local_mode_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> Non
             assert run.proc.wait(timeout=30) == 0
         except subprocess.TimeoutExpired:
             raise AssertionError(f"run.py did not stop on Ctrl-C:\n{run.log()}") from None
+    assert "Stopping ..." in run.log()
     assert not listening(web_port)
     assert not listening(tenant_port)
     assert not listening(pages_port)
