@@ -27,8 +27,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
-from werkzeug.serving import make_server
 
+from app import create_app
+from app.serving import make_server
 from common.http import HttpClient
 from common.oidc import discovery_url
 from common.settings import SettingsError, load_env
@@ -184,10 +185,8 @@ class LocalSystem:
 
 
 def serve(config: Config, host: str) -> None:
-    from app import create_app
-
     try:
-        server = make_server(host, config.port, create_app(config), threaded=True)
+        server = make_server(create_app(config), host, config.port)
     except OSError as exc:
         raise StartError(f"cannot listen on {host}:{config.port} ({exc.strerror})") from exc
     print(f"The web app is running at http://localhost:{config.port}  (Ctrl-C stops it)",
