@@ -7,7 +7,12 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.errors import error_page
-from app.identity import SignInFailed, current_identity, local_path
+from app.identity import (
+    IdentityProviderUnavailable,
+    SignInFailed,
+    current_identity,
+    local_path,
+)
 from app.security import csrf
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -73,6 +78,16 @@ def redirect_back() -> BaseResponse:
     answer = request.form if request.method == "POST" else request.args
     try:
         next_path = current_identity().complete_sign_in(answer.to_dict())
+    except IdentityProviderUnavailable as exc:
+        # This answer is used up; trying again means starting a new sign-in.
+        current_app.logger.warning("sign-in could not be completed: %s", exc)
+        return error_page(
+            exc.status,
+            "The sign-in service is unavailable",
+            f"We could not finish signing you in because {exc}. Please try again in a moment.",
+            action_url=url_for("auth.signin"),
+            action_label="Sign in again",
+        )
     except SignInFailed as failure:
         current_app.logger.warning("sign-in failed (%s): %s", failure.kind, failure.detail)
         status, title, message = FAILURES[failure.kind]

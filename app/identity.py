@@ -32,6 +32,7 @@ from common.http import HttpClient
 from common.oidc import (
     DiscoveryError,
     KeySet,
+    KeySetUnavailable,
     TokenError,
     decode_rs256,
     discovery_url,
@@ -306,6 +307,10 @@ class Identity:
             raise SignInFailed("provider", _provider_error(result), next_path)
         try:
             claims = self.validate_id_token(result.get("id_token"), flow["nonce"])
+        except KeySetUnavailable as exc:
+            raise IdentityProviderUnavailable(
+                "the sign-in service's signing keys could not be fetched", 503
+            ) from exc
         except TokenError as exc:
             raise SignInFailed("id_token", str(exc), next_path) from exc
         accounts = app.get_accounts()

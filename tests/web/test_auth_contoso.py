@@ -11,8 +11,6 @@ tenant to External ID's real URL layout and issuer.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,8 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from devtenant.store import DEFAULT_HOST, TenantStore
 from tests.fixtures.tenant import RunningTenant
-from tests.fixtures.web import LiveWeb, WebBrowser
-from tests.support.ports import free_port
-from tests.support.servers import ServerProcess, http_ready
+from tests.fixtures.web import LiveWeb, WebBrowser, private_tenant
 
 HOST = "contoso.ciamlogin.com"
 DISCOVERY = f"https://{HOST}/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
@@ -59,27 +54,10 @@ class RouteHostAdapter(HTTPAdapter):
 
 @pytest.fixture(scope="module")
 def contoso_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTenant]:
-    """A local tenant named contoso.onmicrosoft.com (tenant.json written before its first start)."""
+    """A local tenant named contoso.onmicrosoft.com."""
     root = tmp_path_factory.mktemp("contoso-tenant")
-    data_dir = root / "data"
-    data_dir.mkdir()
-    port, pages_port = free_port(), free_port()
-    (data_dir / "tenant.json").write_text(json.dumps({
-        "tenant_id": str(uuid.uuid4()),
-        "name": "contoso.onmicrosoft.com",
-        "host": DEFAULT_HOST,
-        "port": port,
-        "pages_port": pages_port,
-    }))
-    store = TenantStore(data_dir)
-    args = ["-m", "devtenant", "--data-dir", str(data_dir), "--port", str(port),
-            "--pages-port", str(pages_port)]
-    ready = http_ready(f"{store.authority}/v2.0/.well-known/openid-configuration",
-                       str(store.ca_file))
-    with ServerProcess(args, root / "devtenant.log", ready) as process:
-        running = RunningTenant(data_dir, port, pages_port, process)
+    with private_tenant(root, name="contoso.onmicrosoft.com") as running:
         yield running
-        running.admin.close()
 
 
 def test_tenant_subdomain_signs_in_through_contoso_ciamlogin_com(

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.fixtures.web import LiveWeb, WebBrowser, stored_session
+from tests.fixtures.web import LiveWeb, WebBrowser, private_tenant, stored_session
 from tests.support.ports import free_port
 
 ID_TOKEN_FAULTS = [
@@ -223,3 +223,19 @@ def test_cookies_are_secure_when_the_app_is_served_over_https(
     assert "Secure" in cookie
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
+
+
+def test_a_tenant_gone_between_its_form_and_the_answer_gets_a_page(
+    tmp_path: Path, web_settings: dict[str, str]
+) -> None:
+    with private_tenant(tmp_path / "tenant") as own:
+        settings = {**web_settings, **own.env("web"), "TENANT_TIMEOUT": "2"}
+        with LiveWeb(settings, tmp_path / "instance") as web:
+            browser = WebBrowser(web.url, own.ca_file)
+            user = own.add_user()
+            back = browser.tenant.sign_in(browser.start(), user.email, user.password)
+            own.process.stop()
+            resp = browser.back(back)
+            assert_friendly(resp, 503, "The sign-in service is unavailable")
+            assert 'href="/auth/signin">Sign in again' in resp.text
+            assert browser.get("/users/id").status_code == 302

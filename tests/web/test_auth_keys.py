@@ -14,29 +14,14 @@ from typing import Any
 import pytest
 
 from common.http import HttpClient
-from devtenant.store import TenantStore
 from tests.fixtures.tenant import RunningTenant
-from tests.fixtures.web import LiveWeb, WebBrowser
-from tests.support.ports import free_port
-from tests.support.servers import ServerProcess, http_ready
+from tests.fixtures.web import LiveWeb, WebBrowser, private_tenant
 
 
 @pytest.fixture(scope="module")
 def own_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTenant]:
-    root = tmp_path_factory.mktemp("keys-tenant")
-    data_dir = root / "data"
-    port, pages_port = free_port(), free_port()
-    store = TenantStore(data_dir, port=port, pages_port=pages_port)
-    args = ["-m", "devtenant", "--data-dir", str(data_dir), "--port", str(port),
-            "--pages-port", str(pages_port)]
-    ready = http_ready(
-        f"https://localhost:{port}/{store.tenant_id}/v2.0/.well-known/openid-configuration",
-        str(store.ca_file),
-    )
-    with ServerProcess(args, root / "devtenant.log", ready) as process:
-        running = RunningTenant(data_dir, port, pages_port, process)
+    with private_tenant(tmp_path_factory.mktemp("keys-tenant")) as running:
         yield running
-        running.admin.close()
 
 
 @pytest.fixture
