@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "post_fork": _post_fork,
         "proc_name": "todolist-api",
         "control_socket_disable": True,
+        "keepalive": 30,
     }
     log.info("serving https://%s:%s (authority %s)", args.host, args.port, config.authority)
     _Server(app, options).run()

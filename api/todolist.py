@@ -52,7 +52,9 @@ def _body() -> dict[str, Any]:
     raw = request.get_data(cache=False)
     try:
         data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError as exc:
+        raise ApiProblem(400, "The request body's JSON nests too deeply.") from exc
+    except ValueError as exc:
         raise ApiProblem(400, "The request body is not valid JSON.") from exc
     if not isinstance(data, dict):
         raise ApiProblem(400, "The request body must be a JSON object.")

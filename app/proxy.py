@@ -94,9 +94,9 @@ def _forward(method: str, item_id: str | None = None) -> Response:
             signin_url=url_for("auth.signin", next="/todos", scope=scopes),
             request_id=rid,
         )
-    except IdentityProviderUnavailable:
+    except IdentityProviderUnavailable as exc:
         return problem(
-            503,
+            exc.status,
             "The sign-in service is unavailable",
             "The sign-in service cannot be reached right now. Please try again later.",
             request_id=rid,

@@ -71,13 +71,13 @@ def _user_oid() -> str | None:
     return user.get("oid") or user.get("sub")
 
 
-def _save_draft(op: str, description: str, item_id: str | None = None) -> None:
+def _save_draft(op: str, description: str, item_id: int | None = None) -> None:
     session[DRAFT_KEY] = {
         "op": op, "id": item_id, "description": description, "user": _user_oid()
     }
 
 
-def _take_draft(op: str, item_id: str | None = None) -> str | None:
+def _take_draft(op: str, item_id: int | None = None) -> str | None:
     """The text the user typed before being sent to sign in, once, for this form."""
     draft = session.get(DRAFT_KEY)
     if not isinstance(draft, dict) or draft.get("op") != op or draft.get("id") != item_id:
@@ -123,7 +123,7 @@ def _failure(
     next_path: str,
     op: str,
     description: str | None = None,
-    item_id: str | None = None,
+    item_id: int | None = None,
     form_page: str = "list",
 ) -> Response | tuple[str, int]:
     """The page for a failed to-do operation; `description` is what the user typed, if any."""
@@ -170,8 +170,11 @@ def _failure(
     if isinstance(exc, ApiRejected):
         return _form_page(form_page, item_id, description, field_error=exc.detail, status=400)
     if isinstance(exc, IdentityProviderUnavailable):
-        message = "The sign-in service cannot be reached right now. Please try again later."
-        return _form_page(form_page, item_id, description, problem=message, status=503)
+        message = "It cannot be reached right now. Please try again later."
+        return _form_page(
+            form_page, item_id, description, problem=message, status=exc.status,
+            problem_title="The sign-in service is unavailable.",
+        )
     if isinstance(exc, ApiUnavailable):
         return _form_page(
             form_page, item_id, description, problem=exc.detail, status=exc.status
@@ -181,10 +184,11 @@ def _failure(
 
 def _form_page(
     form_page: str,
-    item_id: str | None,
+    item_id: int | None,
     description: str | None,
     *,
     problem: str | None = None,
+    problem_title: str = "The to-do service is unavailable.",
     field_error: str | None = None,
     status: int,
 ) -> tuple[str, int]:
@@ -194,6 +198,7 @@ def _form_page(
             "todo_edit.html",
             item={"id": item_id, "description": description or ""},
             problem=problem,
+            problem_title=problem_title,
             field_error=field_error,
         ), status
     items: list[dict[str, Any]] | None = None
@@ -208,6 +213,7 @@ def _form_page(
         items=items,
         draft=description,
         problem=problem,
+        problem_title=problem_title,
         field_error=field_error,
     ), status
 
@@ -215,8 +221,8 @@ def _form_page(
 def _sorted(items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise ApiUnavailable("The to-do service gave an answer we cannot read.", 502)
-    valid = [i for i in items if isinstance(i, dict) and "id" in i]
-    return sorted(valid, key=lambda i: (str(type(i["id"])), i["id"]))
+    valid = [i for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
+    return sorted(valid, key=lambda i: i["id"])
 
 
 def _description() -> str:
@@ -254,9 +260,9 @@ def add() -> Response | tuple[str, int]:
     return redirect(url_for("todos.index"))
 
 
-@bp.get("/todos/<item_id>/edit")
+@bp.get("/todos/<int:item_id>/edit")
 @login_required
-def edit(item_id: str) -> Response | tuple[str, int] | str:
+def edit(item_id: int) -> Response | tuple[str, int] | str:
     draft = _take_draft("edit", item_id)
     here = url_for("todos.edit", item_id=item_id)
     try:
@@ -276,9 +282,9 @@ def edit(item_id: str) -> Response | tuple[str, int] | str:
     return render_template("todo_edit.html", item=item, problem=None, field_error=None)
 
 
-@bp.post("/todos/<item_id>/edit")
+@bp.post("/todos/<int:item_id>/edit")
 @login_required
-def update(item_id: str) -> Response | tuple[str, int]:
+def update(item_id: int) -> Response | tuple[str, int]:
     description = _description()
     try:
         api_client.call("PUT", item_id, json={"description": description})
@@ -296,9 +302,9 @@ def update(item_id: str) -> Response | tuple[str, int]:
     return redirect(url_for("todos.index"))
 
 
-@bp.post("/todos/<item_id>/delete")
+@bp.post("/todos/<int:item_id>/delete")
 @login_required
-def delete(item_id: str) -> Response | tuple[str, int]:
+def delete(item_id: int) -> Response | tuple[str, int]:
     try:
         api_client.call("DELETE", item_id)
     except (TodoApiError, SignInRequired, IdentityProviderUnavailable) as exc:

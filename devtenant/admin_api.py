@@ -17,6 +17,8 @@ bp = Blueprint("admin", __name__, url_prefix="/_admin")
 
 @bp.before_request
 def loopback_only() -> None:
+    if request.scheme != "https":
+        abort(404)
     try:
         loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:

@@ -28,10 +28,11 @@ CREDENTIALS = ("secret", "thumbprint", "certificate")
 def _credential(store: TenantStore, reg: dict[str, Any], credential: str) -> dict[str, str]:
     if credential == "secret":
         return {"CLIENT_SECRET": reg["client_secret"]}
-    settings = {"CERT_PRIVATE_KEY_FILE": str(store.dir / reg["private_key_file"])}
-    if credential == "thumbprint":
-        settings["CERT_THUMBPRINT"] = reg["thumbprint_sha1"]
-    else:
+    settings = {
+        "CERT_PRIVATE_KEY_FILE": str(store.dir / reg["private_key_file"]),
+        "CERT_THUMBPRINT": reg["thumbprint_sha1"],
+    }
+    if credential == "certificate":  # MSAL then sends the certificate (x5c, PS256)
         settings["CERT_FILE"] = str(store.dir / reg["certificate_file"])
     return settings
 

@@ -8,6 +8,7 @@ to one resource as Entra does; errors carry AADSTS codes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -27,7 +28,7 @@ from flask import request as flask_request
 
 from devtenant.errors import EntraError, error_body, from_authlib
 from devtenant.state import AuthCode, RefreshToken
-from devtenant.tokens import GRAPH_APP_ID, GRAPH_SCOPES, b64url
+from devtenant.tokens import GRAPH_APP_ID, GRAPH_SCOPES
 from devtenant.urls import token_endpoint_audiences
 
 if TYPE_CHECKING:
@@ -202,10 +203,10 @@ def authenticate_client_assertion(query_client: Any, request: Any) -> Client | N
     cert = client.certificate()
     der = cert.public_bytes(Encoding.DER)
     if "x5t#S256" in header:
-        expected, got = b64url(_digest("sha256", der)), header["x5t#S256"]
+        expected, got = _digest("sha256", der), header["x5t#S256"]
     else:
-        expected, got = b64url(_digest("sha1", der)), header.get("x5t", "")
-    if not hmac.compare_digest(str(got), expected):
+        expected, got = _digest("sha1", der), header.get("x5t", "")
+    if not hmac.compare_digest(_b64decode(str(got)), expected):
         raise EntraError(
             "invalid_client",
             700027,
@@ -228,6 +229,14 @@ def authenticate_client_assertion(query_client: Any, request: Any) -> Client | N
     if claims["iss"] != client_id or claims["sub"] != client_id:
         raise EntraError("invalid_client", 700027, detail="[Reason - iss/sub]", status_code=401)
     return client
+
+
+def _b64decode(value: str) -> bytes:
+    """base64url, padded or not (MSAL pads its thumbprints)."""
+    try:
+        return base64.urlsafe_b64decode(value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4))
+    except ValueError:
+        return b""
 
 
 def _digest(name: str, data: bytes) -> bytes:

@@ -61,7 +61,7 @@ def to_client(redirect_uri: str, params: dict[str, str], response_mode: str) -> 
     return redirect(f"{redirect_uri}{sep}{urlencode(params)}", code=302)
 
 
-def error_to_client(grant: Any, error: EntraError) -> Any:
+def error_to_client(grant: Any, error: EntraError, redirect_uri: str | None = None) -> Any:
     t = current_app.extensions["devtenant"]
     params = {
         "error": error.error,
@@ -72,7 +72,8 @@ def error_to_client(grant: Any, error: EntraError) -> Any:
         params["suberror"] = error.suberror
     if request.args.get("state"):
         params["state"] = request.args["state"]
-    return to_client(grant.redirect_uri, params, request.args.get("response_mode", "query"))
+    target = redirect_uri or grant.redirect_uri
+    return to_client(target, params, request.args.get("response_mode", "query"))
 
 
 def current_sso() -> SsoSession | None:
@@ -115,7 +116,10 @@ def validated_grant() -> tuple[Any, Any]:
             error = EntraError("invalid_request", 50011, detail=uri or "", client_id=client_id)
             return None, error_page(error)
         detail = exc.description or exc.error or "invalid request"
-        error = EntraError(exc.error or "invalid_request", 9002313, detail=detail)
+        code = 9002325 if "code_challenge" in detail else 9002313
+        error = EntraError(exc.error or "invalid_request", code, detail=detail)
+        if exc.redirect_uri:  # Authlib validated the client and its redirect URI
+            return None, error_to_client(None, error, exc.redirect_uri)
         return None, error_page(error)
     args = request.args
     if not args.get("code_challenge") or args.get("code_challenge_method") != "S256":
@@ -238,11 +242,21 @@ def register_error_pages(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         return render_template("error.html", code=None, message="Your session expired."), 400
 
+    def wants_json() -> bool:
+        return request.path.startswith("/_admin/") or request.path.endswith("/oauth2/v2.0/token")
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if wants_json():
+            return {
+                "error": exc.name.lower().replace(" ", "_"),
+                "error_description": exc.description,
+            }, exc.code
         return render_template("error.html", code=None, message=exc.description), exc.code
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unexpected error")
+        if wants_json():
+            return {"error": "server_error", "error_description": "Something went wrong."}, 500
         return render_template("error.html", code=None, message="Something went wrong."), 500

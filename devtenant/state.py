@@ -105,8 +105,8 @@ class TenantState:
     def count(self, endpoint: str, grant_type: str | None = None) -> None:
         with self.lock:
             if endpoint == "token":
-                key = grant_type if grant_type in GRANT_TYPES else "other"
-                self.counts["token"][key] = self.counts["token"].get(key, 0) + 1
+                if grant_type in GRANT_TYPES:  # other grant types are refused, not counted
+                    self.counts["token"][grant_type] += 1
             else:
                 self.counts[endpoint] += 1
 

@@ -12,6 +12,13 @@ redirect that leaves the tenant: that is what a real browser would send to the c
 For `response_mode=form_post` the tenant answers with an auto-submitting form; `back.method`
 is then "POST" and `back.params` holds the form's fields. Cookies persist in `self.http`, so a
 second `open()` with the same browser uses the tenant's SSO session (no form).
+
+To drive a client end to end, start at the client's sign-in URL with the tenant's origin
+given, then hand the result back to the client with its cookies:
+
+    browser = FormBrowser(tenant.ca_file, tenant_url=tenant.pages_url)
+    back = browser.sign_in(f"{web_url}/auth/signin", email, password)
+    response = browser.deliver(back)  # GET/POST to /auth/redirect with the client's cookies
 """
 
 from __future__ import annotations
@@ -95,17 +102,25 @@ class BrowserError(AssertionError):
 
 
 class FormBrowser:
-    """Drives the tenant's sign-in/sign-up pages over HTTP, trusting the tenant's CA file."""
+    """Drives the tenant's sign-in/sign-up pages over HTTP, trusting the tenant's CA file.
 
-    def __init__(self, ca_file: str | None = None, max_hops: int = 10) -> None:
+    `tenant_url` (e.g. `tenant.pages_url`) names the tenant's origin. Without it, the origin of
+    the URL passed to `open`/`sign_in` is taken as the tenant's. Give it when the first URL is
+    the client's own (e.g. the web app's `/auth/signin`, which redirects into the tenant).
+    """
+
+    def __init__(
+        self, ca_file: str | None = None, tenant_url: str | None = None, max_hops: int = 10
+    ) -> None:
         self.http = HttpClient(ca_file=str(ca_file) if ca_file else None)
+        self.tenant_origin = _origin(tenant_url) if tenant_url else None
         self.max_hops = max_hops
 
     def open(
         self, url: str, method: str = "GET", data: dict[str, str] | None = None
     ) -> Page | Redirect:
         """Request `url` and follow the tenant's redirects: a Redirect out, or the Page shown."""
-        origin = _origin(url)
+        origin = self.tenant_origin or _origin(url)
         for _ in range(self.max_hops):
             resp = self.http.request(method, url, data=data, allow_redirects=False)
             if resp.is_redirect:
@@ -122,6 +137,12 @@ class FormBrowser:
                 return Redirect(form.action, "POST", dict(form.fields), form.action)
             return page
         raise BrowserError(f"more than {self.max_hops} redirects inside the tenant")
+
+    def deliver(self, back: Redirect, allow_redirects: bool = False) -> requests.Response:
+        """Send `back` to the client as the browser would (GET with the query, or the POST)."""
+        if back.method == "POST":
+            return self.http.post(back.url, data=back.params, allow_redirects=allow_redirects)
+        return self.http.get(back.location, allow_redirects=allow_redirects)
 
     def sign_in(self, auth_uri: str, email: str, password: str) -> Redirect:
         """Open `auth_uri`, submit the sign-in form, return the redirect back to the client."""

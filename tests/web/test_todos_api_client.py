@@ -63,7 +63,13 @@ def test_errors_and_garbage_are_unavailable(
 
 @pytest.mark.parametrize(
     ("status", "exc_type"),
-    [(401, ApiUnauthorized), (403, ApiForbidden), (404, ApiNotFound), (400, ApiRejected)],
+    [
+        (401, ApiUnauthorized),
+        (403, ApiForbidden),
+        (404, ApiNotFound),
+        (400, ApiRejected),
+        (415, ApiRejected),
+    ],
 )
 def test_api_answers_map_to_exceptions(status: int, exc_type: type) -> None:
     problem = {"type": "about:blank", "title": "t", "status": status, "detail": f"said {status}"}

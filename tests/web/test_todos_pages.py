@@ -153,6 +153,12 @@ def test_an_item_that_no_longer_exists(todo_web: WebServer, sign_in) -> None:
     assert items_of(user) == []
 
 
+def test_item_pages_need_an_integer_id(todo_web: WebServer, sign_in) -> None:
+    user = sign_in(todo_web)
+    assert user.get("/todos/abc/edit").status_code == 404
+    assert user.post_form("/todos/1x/delete", {}).status_code == 404
+
+
 def test_another_users_item_looks_like_it_does_not_exist(todo_web: WebServer, sign_in) -> None:
     owner, other = sign_in(todo_web), sign_in(todo_web)
     owner.post_form("/todos", {"description": "Private plan"})

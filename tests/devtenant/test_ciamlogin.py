@@ -1,0 +1,77 @@
+"""The "ciamlogin host mode": requests for <sub>.ciamlogin.com get External ID's real layout."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import jwt
+import msal
+import pytest
+
+from common.http import HttpClient
+from tests.devtenant.helpers import REDIRECT_URI, RouteHostAdapter
+from tests.support.browser import FormBrowser
+
+
+@pytest.fixture
+def ciam(tenant):
+    sub = tenant.tenant_name.split(".")[0]
+    host = f"{sub}.ciamlogin.com"
+    port = urlsplit(tenant.https_url).port
+    http = HttpClient(ca_file=tenant.ca_file)
+    http.mount(f"https://{host}", RouteHostAdapter(port))
+    yield host, http
+    http.close()
+
+
+def test_discovery_and_tokens_use_the_ciamlogin_layout(tenant, tenant_reset, ciam):
+    host, http = ciam
+    doc = http.get(
+        f"https://{host}/{tenant.tenant_name}/v2.0/.well-known/openid-configuration"
+    ).json()
+    issuer = f"https://{tenant.tenant_id}.ciamlogin.com/{tenant.tenant_id}/v2.0"
+    assert doc["issuer"] == issuer
+    assert doc["token_endpoint"] == f"https://{host}/{tenant.tenant_id}/oauth2/v2.0/token"
+    assert doc["jwks_uri"] == f"https://{host}/{tenant.tenant_id}/discovery/v2.0/keys"
+
+    env = tenant.env("daemon")
+    app = msal.ConfidentialClientApplication(
+        env["CLIENT_ID"],
+        client_credential=env["CLIENT_SECRET"],
+        authority=f"https://{host}/",  # MSAL's CIAM form: no instance discovery needed
+        http_client=http,
+    )
+    result = app.acquire_token_for_client([env["SCOPES"] + "/.default"])
+    assert "access_token" in result, result
+    keys = jwt.PyJWKSet.from_dict(http.get(doc["jwks_uri"]).json())
+    kid = jwt.get_unverified_header(result["access_token"])["kid"]
+    claims = jwt.decode(
+        result["access_token"],
+        next(k for k in keys.keys if k.key_id == kid),
+        algorithms=["RS256"],
+        audience=tenant.env("api")["CLIENT_ID"],
+        issuer=issuer,
+    )
+    assert claims["tid"] == tenant.tenant_id
+
+
+def test_auth_code_through_the_ciamlogin_host(tenant, tenant_reset, ciam):
+    host, http = ciam
+    user = tenant.add_user()
+    env = tenant.env("web")
+    app = msal.ConfidentialClientApplication(
+        env["CLIENT_ID"],
+        client_credential=env["CLIENT_SECRET"],
+        authority=f"https://{host}/",
+        http_client=http,
+    )
+    flow = app.initiate_auth_code_flow([env["TODOLIST_READ"]], redirect_uri=REDIRECT_URI)
+    assert flow["auth_uri"].startswith(f"https://{host}/{tenant.tenant_id}/oauth2/v2.0/authorize")
+    browser = FormBrowser(tenant.ca_file)
+    browser.http.mount(f"https://{host}", RouteHostAdapter(urlsplit(tenant.https_url).port))
+    back = browser.sign_in(flow["auth_uri"], user.email, user.password)
+    result = app.acquire_token_by_auth_code_flow(flow, back.params)
+    assert "id_token" in result, result
+    assert result["id_token_claims"]["iss"] == (
+        f"https://{tenant.tenant_id}.ciamlogin.com/{tenant.tenant_id}/v2.0"
+    )
