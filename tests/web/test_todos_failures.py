@@ -114,6 +114,10 @@ def test_api_403_shows_the_permission_page(stub_user: WebUser, upstream: Scripte
     page = stub_user.post_form("/todos", {"description": TEXT}, csrf)
     assert page.status_code == 403
     assert "Your account lacks permission" in page.text
+    assert "permission to change the to-do list" in page.text
+    listing = stub_user.get("/todos")
+    assert listing.status_code == 403
+    assert "permission to read the to-do list" in listing.text
     kept = re.search(r'id="todo-kept-text" value="([^"]*)"', page.text)
     assert kept
     assert html.unescape(kept.group(1)) == TEXT
