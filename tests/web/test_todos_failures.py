@@ -10,11 +10,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fixtures.todos import WebServer, WebUser
+from tests.fixtures.web import private_tenant
+from tests.support.browser import FormBrowser
 from tests.web.upstreams import ScriptedServer
 
 TEXT = "Renew passport <before> July & 'soon'"
@@ -259,3 +262,33 @@ def test_read_only_consent_gets_the_permission_page(
     assert proxied.status_code == 403
     assert proxied.headers["Content-Type"].startswith("application/problem+json")
     assert listed(user.get("/todos").text) == []
+
+
+# --- the tenant unreachable when a token has to be refreshed ----------------------------------
+
+
+def test_tenant_unreachable_during_a_todo_operation(
+    upstream: ScriptedServer, tmp_path: Path
+) -> None:
+    break_upstream(upstream, 200, "[]", "application/json", hang=False)
+    with private_tenant(tmp_path / "tenant") as own_tenant:
+        person = own_tenant.add_user()
+        web = WebServer(
+            {**own_tenant.env("web"), "TODOLIST_API_URL": upstream.url}, tmp_path, "web-tenant"
+        ).start()
+        try:
+            user = WebUser(web, FormBrowser(own_tenant.ca_file), person).sign_in("/")
+            csrf = user.csrf("/")
+            own_tenant.process.stop()  # the read and write tokens now need the tenant
+            page = user.get("/todos")
+            assert page.status_code == 503
+            assert "The sign-in service is unavailable." in page.text
+            added = user.post_form("/todos", {"description": TEXT}, csrf)
+            assert added.status_code == 503
+            assert box_value(added.text) == TEXT
+            proxied = user.request("GET", "/api/todolist")
+            assert proxied.status_code == 503
+            assert proxied.headers["Content-Type"].startswith("application/problem+json")
+        finally:
+            web.stop()
+    assert upstream.requests == [], "without a token nothing reaches the API"
