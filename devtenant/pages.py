@@ -127,6 +127,8 @@ def validated_grant() -> tuple[Any, Any]:
     try:
         resolve_delegated(args.get("scope", ""), grant.client.reg, t.store.registrations["api"])
     except EntraError as error:
+        if error.code == 65001:  # in the browser Entra answers consent_required itself
+            error = EntraError("consent_required", 65001, client_id=error.client_id)
         return None, error_to_client(grant, error)
     return grant, None
 

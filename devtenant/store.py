@@ -70,11 +70,13 @@ class TenantStore:
         host: str | None = None,
         port: int | None = None,
         pages_port: int | None = None,
+        name: str | None = None,
     ) -> None:
+        """`name` (e.g. "contoso.onmicrosoft.com") is used only when the tenant is created."""
         self.dir = Path(data_dir).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self.tenant = self._tenant(host, port, pages_port)
+        self.tenant = self._tenant(host, port, pages_port, name)
         self._pki()
         self.registrations = self._registrations()
         self._signing_keys()
@@ -130,14 +132,16 @@ class TenantStore:
     def server_key_file(self) -> Path:
         return self.dir / "server-key.pem"
 
-    def _tenant(self, host: str | None, port: int | None, pages_port: int | None) -> dict:
+    def _tenant(
+        self, host: str | None, port: int | None, pages_port: int | None, name: str | None
+    ) -> dict:
         path = self.dir / "tenant.json"
         if path.exists():
             data = json.loads(path.read_text())
         else:
             data = {
                 "tenant_id": str(uuid.uuid4()),
-                "name": f"devtenant{secrets.token_hex(4)}.onmicrosoft.com",
+                "name": name or f"devtenant{secrets.token_hex(4)}.onmicrosoft.com",
                 "host": DEFAULT_HOST,
                 "port": DEFAULT_PORT,
                 "pages_port": DEFAULT_PAGES_PORT,

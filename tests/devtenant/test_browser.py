@@ -2,52 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
-from flask import Flask, redirect, request, session
-from werkzeug.serving import make_server
 
-from tests.devtenant.helpers import web_app
 from tests.support.browser import FormBrowser
-from tests.support.ports import free_port
-
-
-@pytest.fixture
-def client_site(tenant, http) -> Iterator[str]:
-    """A minimal relying party on loopback: /signin starts MSAL's flow, /auth/redirect ends it."""
-    port = free_port()
-    base = f"http://localhost:{port}"
-    app = web_app(tenant, http)
-    flows: dict[str, dict] = {}
-    site = Flask(__name__)
-    site.config.update(SECRET_KEY="test-only", SESSION_COOKIE_NAME="rp_session")
-
-    @site.get("/signin")
-    def signin():
-        flow = app.initiate_auth_code_flow(
-            [], redirect_uri=f"{base}/auth/redirect", response_mode=request.args.get("mode")
-        )
-        flows[flow["state"]] = flow
-        session["state"] = flow["state"]
-        return redirect(flow["auth_uri"])
-
-    @site.route("/auth/redirect", methods=["GET", "POST"])
-    def done():
-        flow = flows.pop(session.get("state", ""), None)
-        if flow is None:
-            return "no flow for this browser", 400
-        params = request.form if request.method == "POST" else request.args
-        result = app.acquire_token_by_auth_code_flow(flow, dict(params.items()))
-        return {"oid": result.get("id_token_claims", {}).get("oid"), "error": result.get("error")}
-
-    server = make_server("127.0.0.1", port, site, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    thread.join()
 
 
 @pytest.mark.parametrize("mode", ["query", "form_post"])

@@ -10,6 +10,7 @@ import pytest
 
 from common.http import HttpClient
 from tests.devtenant.helpers import REDIRECT_URI, RouteHostAdapter
+from tests.fixtures.tenant import running_tenant
 from tests.support.browser import FormBrowser
 
 
@@ -75,3 +76,15 @@ def test_auth_code_through_the_ciamlogin_host(tenant, tenant_reset, ciam):
     assert result["id_token_claims"]["iss"] == (
         f"https://{tenant.tenant_id}.ciamlogin.com/{tenant.tenant_id}/v2.0"
     )
+
+
+def test_a_tenant_of_its_own_with_a_chosen_name(tmp_path):
+    with running_tenant(tmp_path, name="contoso.onmicrosoft.com") as own:
+        assert own.tenant_name == "contoso.onmicrosoft.com"
+        http = HttpClient(ca_file=own.ca_file)
+        http.mount("https://contoso.ciamlogin.com", RouteHostAdapter(urlsplit(own.https_url).port))
+        doc = http.get(
+            "https://contoso.ciamlogin.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
+        ).json()
+        assert doc["issuer"] == f"https://{own.tenant_id}.ciamlogin.com/{own.tenant_id}/v2.0"
+        http.close()

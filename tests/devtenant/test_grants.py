@@ -245,3 +245,14 @@ def test_token_endpoint_errors_are_json(tenant, http):
     assert resp.status_code == 400
     assert resp.json()["error"] == "unsupported_grant_type"
     assert resp.json()["error_codes"] == [70003]
+
+
+def test_authorize_for_a_scope_without_consent_answers_consent_required(tenant, tenant_reset, http):
+    env = tenant.env("web")
+    reg = tenant.admin.add_client("web", consented_scopes=[env["TODOLIST_READ"]])
+    app = web_app(tenant, http, credential=reg["client_secret"], client_id=reg["client_id"])
+    flow = app.initiate_auth_code_flow([env["TODOLIST_READWRITE"]], redirect_uri=REDIRECT_URI)
+    back = FormBrowser(tenant.ca_file).open(flow["auth_uri"])
+    assert isinstance(back, Redirect)
+    assert back.params["error"] == "consent_required"
+    assert back.params["error_description"].startswith("AADSTS65001:")

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 
-from tests.devtenant.helpers import REDIRECT_URI, daemon_app, validate, web_app
+from tests.devtenant.helpers import REDIRECT_URI, daemon_app, sign_in, validate, web_app
 from tests.support.browser import FormBrowser
 
 
@@ -88,3 +88,37 @@ def test_client_info_names_the_user_and_tenant(tenant, tenant_reset, http):
     # Sign-in alone gives an access token for another audience (Microsoft Graph), as Entra does.
     graph = validate(body["access_token"], tenant, http, "00000003-0000-0000-c000-000000000000")
     assert graph["oid"] == user.oid
+
+
+DELEGATED_CLAIMS = {
+    "aud", "iss", "iat", "nbf", "exp", "aio", "azp", "azpacr", "name", "oid",
+    "preferred_username", "rh", "scp", "sid", "sub", "tid", "uti", "ver",
+}  # fmt: skip
+APP_CLAIMS = {
+    "aud", "iss", "iat", "nbf", "exp", "aio", "azp", "azpacr", "oid", "rh", "roles", "sub",
+    "tid", "uti", "ver", "idtyp",
+}  # fmt: skip
+ID_CLAIMS = {
+    "aud", "iss", "iat", "nbf", "exp", "nonce", "sub", "oid", "tid", "ver", "sid", "name",
+    "preferred_username",
+}  # fmt: skip
+
+
+def test_every_token_carries_the_listed_claims(tenant, tenant_reset, http):
+    env = tenant.env("web")
+    api_id = tenant.env("api")["CLIENT_ID"]
+    _app, _user, result, _browser = sign_in(tenant, http, [env["TODOLIST_READWRITE"]])
+    delegated = validate(result["access_token"], tenant, http, api_id)
+    assert set(delegated) >= DELEGATED_CLAIMS
+    assert isinstance(delegated["aud"], str)
+    assert delegated["azpacr"] == "1"
+    id_claims = validate(result["id_token"], tenant, http, env["CLIENT_ID"])
+    assert set(id_claims) >= ID_CLAIMS
+    assert delegated["oid"] == id_claims["oid"]
+    assert delegated["sid"] == id_claims["sid"]
+
+    daemon = tenant.env("daemon")
+    app_result = daemon_app(tenant, http).acquire_token_for_client([daemon["SCOPES"] + "/.default"])
+    app_only = validate(app_result["access_token"], tenant, http, api_id)
+    assert set(app_only) >= APP_CLAIMS
+    assert not {"scp", "name", "preferred_username"} & set(app_only)

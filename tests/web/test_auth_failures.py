@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.fixtures.web import LiveWeb, WebBrowser, private_tenant, stored_session
+from tests.fixtures.tenant import running_tenant
+from tests.fixtures.web import LiveWeb, WebBrowser, stored_session
 from tests.support.ports import free_port
 
 ID_TOKEN_FAULTS = [
@@ -228,7 +229,7 @@ def test_cookies_are_secure_when_the_app_is_served_over_https(
 def test_a_tenant_gone_between_its_form_and_the_answer_gets_a_page(
     tmp_path: Path, web_settings: dict[str, str]
 ) -> None:
-    with private_tenant(tmp_path / "tenant") as own:
+    with running_tenant(tmp_path / "tenant") as own:
         settings = {**web_settings, **own.env("web"), "TENANT_TIMEOUT": "2"}
         with LiveWeb(settings, tmp_path / "instance") as web:
             browser = WebBrowser(web.url, own.ca_file)
