@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.tenant import running_tenant
 from tests.fixtures.todos import WebServer, WebUser
-from tests.fixtures.web import private_tenant
 from tests.support.browser import FormBrowser
 from tests.web.upstreams import ScriptedServer
 
@@ -271,7 +271,7 @@ def test_tenant_unreachable_during_a_todo_operation(
     upstream: ScriptedServer, tmp_path: Path
 ) -> None:
     break_upstream(upstream, 200, "[]", "application/json", hang=False)
-    with private_tenant(tmp_path / "tenant") as own_tenant:
+    with running_tenant(tmp_path / "tenant") as own_tenant:
         person = own_tenant.add_user()
         web = WebServer(
             {**own_tenant.env("web"), "TODOLIST_API_URL": upstream.url}, tmp_path, "web-tenant"
