@@ -203,6 +203,28 @@ def test_write_after_sign_in_again_comes_back_with_the_text(
     assert listed(user.get("/todos").text) == [TEXT]
 
 
+def test_edit_after_sign_in_again_comes_back_to_the_edit_form(
+    todo_web: WebServer, tenant_reset: Any, running_todo_api: Any, sign_in
+) -> None:
+    first = sign_in(todo_web)
+    first.post_form("/todos", {"description": "Old words"})
+    item_id = first.get("/api/todolist").json()[0]["id"]
+    # The same person in a new session: no write token cached there yet.
+    user = sign_in(todo_web, first.user)
+    edit_path = f"/todos/{item_id}/edit"
+    assert box_value(user.get(edit_path).text, "todo-edit-description") == "Old words"
+    tenant_reset.admin.refuse_next_refresh("interaction_required")
+    resp = user.post_form(edit_path, {"description": TEXT}, user.csrf("/"))
+    assert resp.status_code == 302
+    back = user.follow_sign_in(resp.headers["Location"])
+    assert back.headers["Location"] == edit_path
+    form = user.get(edit_path)
+    assert box_value(form.text, "todo-edit-description") == TEXT
+    saved = user.post_form(edit_path, {"description": TEXT}, user.csrf("/"))
+    assert saved.status_code == 302
+    assert listed(user.get("/todos").text) == [TEXT]
+
+
 def test_second_failure_in_a_row_shows_a_page_not_a_loop(
     todo_web: WebServer, tenant_reset: Any, running_todo_api: Any, sign_in
 ) -> None:
