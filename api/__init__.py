@@ -41,17 +41,21 @@ class CaseInsensitivePaths:
         return self.wsgi_app(environ, start_response)
 
 
-def create_app(config: Config) -> Flask:
-    """The API for `config` (raises `common.oidc.DiscoveryError` if the tenant is unreachable)."""
-    app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.config["TODOLIST"] = config
+def create_app(config: Config, http: HttpClient | None = None) -> Flask:
+    """The API for `config` (raises `common.oidc.DiscoveryError` if the tenant is unreachable,
+    `common.oidc.TokenError` if its key set is).
 
-    http = HttpClient(ca_file=config.ca_file)
+    `http` is the client for the tenant (default: a new `HttpClient` trusting `CA_FILE`).
+    """
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep id, owner, description
+
+    http = http or HttpClient(ca_file=config.ca_file)
     discovery = fetch_discovery(http, config.authority)
     keys = KeySet(http, discovery["jwks_uri"], config.jwks_min_refresh_seconds)
-    keys.load()
+    if keys.load() == 0:
+        app.logger.warning("the tenant's key set at %s holds no RS256 key", discovery["jwks_uri"])
     app.extensions["todolist.validator"] = TokenValidator(
         keys,
         issuer=discovery["issuer"],
