@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from common.http import HttpClient
 from common.oidc import KeySet, fetch_discovery
@@ -39,6 +39,14 @@ class CaseInsensitivePaths:
         environ["api.original_path"] = path
         environ["PATH_INFO"] = path.lower()
         return self.wsgi_app(environ, start_response)
+
+
+def _response_headers(response: Response) -> Response:
+    """No MIME sniffing anywhere; no caching of answers that depend on the caller's token."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if "Authorization" in request.headers or request.path.startswith("/api/todolist"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def create_app(config: Config, http: HttpClient | None = None) -> Flask:
@@ -72,6 +80,7 @@ def create_app(config: Config, http: HttpClient | None = None) -> Flask:
 
     errors.register(app)
     requestlog.register(app)
+    app.after_request(_response_headers)
     app.register_blueprint(todolist.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)

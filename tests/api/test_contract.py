@@ -49,6 +49,8 @@ def test_a_user_creates_reads_updates_and_deletes_an_item(api: ApiServer, tokens
     assert item["owner"] == alice.oid
     assert item["description"] == "Buy milk"
     assert resp.headers["Location"] == f"/api/todolist/{item['id']}"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
     got = api.request("GET", f"/api/todolist/{item['id']}", alice.token)
     assert got.status_code == 200
