@@ -9,4 +9,6 @@ pytest_plugins = [
     "tests.fixtures.api",
     "tests.fixtures.databases",
     "tests.fixtures.web",
+    "tests.fixtures.todos",
+    "tests.fixtures.chromium",
 ]
