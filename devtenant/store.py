@@ -6,7 +6,9 @@ secrets are created 0600. The layout is described in docs/devtenant.md.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import secrets
 import threading
@@ -61,6 +63,18 @@ class UserInfo:
     name: str
 
 
+@contextlib.contextmanager
+def _exclusive(lock_file: Path):
+    """An inter-process lock, so that a server starting and an `env` command run at the same
+    moment on a new data directory do not both create a tenant (two sets of registrations)."""
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class TenantStore:
     """Opens (creating on first use) a tenant data directory."""
 
@@ -76,16 +90,17 @@ class TenantStore:
         self.dir = Path(data_dir).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self.tenant = self._tenant(host, port, pages_port, name)
-        self._pki()
-        self.registrations = self._registrations()
-        self._signing_keys()
-        self.secret_key = self._secret("flask-secret-key")
-        users_db = self.dir / "users.sqlite"
-        if not users_db.exists():
-            pki.write_private(users_db, b"")  # password hashes: owner-only from the start
-        self.engine = create_engine(f"sqlite:///{users_db}")
-        Base.metadata.create_all(self.engine)
+        with _exclusive(self.dir / ".create.lock"):
+            self.tenant = self._tenant(host, port, pages_port, name)
+            self._pki()
+            self.registrations = self._registrations()
+            self._signing_keys()
+            self.secret_key = self._secret("flask-secret-key")
+            users_db = self.dir / "users.sqlite"
+            if not users_db.exists():
+                pki.write_private(users_db, b"")  # password hashes: owner-only from the start
+            self.engine = create_engine(f"sqlite:///{users_db}")
+            Base.metadata.create_all(self.engine)
 
     # -- identity -------------------------------------------------------------------------
     @property

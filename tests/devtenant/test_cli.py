@@ -197,3 +197,21 @@ def test_endpoints_answer_under_the_tenant_name_too(tenant, http):
 
 def test_redirect_uri_for_the_web_app_is_the_registered_one(tenant):
     assert REDIRECT_URI in tenant.registrations["web"]["redirect_uris"]
+
+
+def test_concurrent_first_starts_create_one_tenant(tmp_path):
+    """`env` run while the server creates a new data directory must not create a second tenant."""
+    data_dir = tmp_path / "fresh"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "devtenant", "--data-dir", str(data_dir), "env", "web"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [proc.communicate(timeout=60)[0] for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs)
+    assert len(set(outputs)) == 1, "every process must see the same registrations"
+    assert len(list(data_dir.glob("web-*"))) <= 2  # one certificate and its key
