@@ -23,6 +23,10 @@ class TokenError(Exception):
     """A JWT failed validation; the message says why (safe to log: no token contents)."""
 
 
+class KeySetUnavailable(TokenError):
+    """The tenant's key set could not be fetched: the token could not be checked at all."""
+
+
 def resolve_authority(authority: str | None = None, subdomain: str | None = None) -> str:
     """The tenant-qualified authority URL (no trailing slash) that MSAL and discovery use.
 
@@ -120,7 +124,7 @@ class KeySet:
             data = resp.json()
         except (requests.RequestException, ValueError) as exc:
             reason = type(exc).__name__
-            raise TokenError(f"the signing keys could not be fetched ({reason})") from exc
+            raise KeySetUnavailable(f"the signing keys could not be fetched ({reason})") from exc
         keys: dict[str | None, jwt.PyJWK] = {}
         for entry in data.get("keys", []):
             if entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
@@ -130,6 +134,12 @@ class KeySet:
             except jwt.PyJWTError:
                 continue
         self._keys = keys
+
+    def load(self) -> int:
+        """Fetch the key set now (e.g. at start-up); returns how many usable keys it holds."""
+        with self._lock:
+            self._fetch()
+            return len(self._keys)
 
     def _may_refresh(self) -> bool:
         return self._fetched_at is None or self._clock() - self._fetched_at >= self._interval

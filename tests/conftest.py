@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.api",
     "tests.fixtures.databases",
     "tests.fixtures.web",
+    "tests.fixtures.todos",
 ]

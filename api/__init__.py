@@ -1,0 +1,78 @@
+"""The ToDoList API: a Flask resource server compatible with the ASP.NET original's clients.
+
+`create_app(config)` fetches the tenant's discovery document and signing keys (so a missing
+tenant is reported at start-up, not on the first request), opens the to-do store and registers
+the blueprints: `todolist` (`/api/todolist`), `health` (`/healthz`), `openapi`
+(`/api/openapi.json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+
+from common.http import HttpClient
+from common.oidc import KeySet, fetch_discovery
+
+from . import errors, health, openapi, requestlog, todolist
+from .auth import TokenValidator
+from .config import Config
+from .storage import ToDoStore, make_engine
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class CaseInsensitivePaths:
+    """WSGI middleware: routes match case-insensitively, as the original's did.
+
+    All our routes are lower case and ids are digits, so lower-casing the path is the same as
+    case-insensitive matching. The path as sent is kept for the request log.
+    """
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        environ["api.original_path"] = path
+        environ["PATH_INFO"] = path.lower()
+        return self.wsgi_app(environ, start_response)
+
+
+def create_app(config: Config) -> Flask:
+    """The API for `config` (raises `common.oidc.DiscoveryError` if the tenant is unreachable)."""
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config["TODOLIST"] = config
+
+    http = HttpClient(ca_file=config.ca_file)
+    discovery = fetch_discovery(http, config.authority)
+    keys = KeySet(http, discovery["jwks_uri"], config.jwks_min_refresh_seconds)
+    keys.load()
+    app.extensions["todolist.validator"] = TokenValidator(
+        keys,
+        issuer=discovery["issuer"],
+        audience=config.client_id,
+        tenant_id=config.tenant_id,
+        leeway=config.clock_skew_seconds,
+    )
+
+    store = ToDoStore(make_engine(config.database_url))
+    store.create_schema()
+    if config.demo_seed and store.seed_demo():
+        app.logger.info("demo seed: added the sample's three to-dos to the empty store")
+    app.extensions["todolist.store"] = store
+
+    errors.register(app)
+    requestlog.register(app)
+    app.register_blueprint(todolist.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
+    app.wsgi_app = CaseInsensitivePaths(app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+__all__ = ["Config", "create_app"]

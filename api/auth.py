@@ -1,0 +1,193 @@
+"""Bearer-token authentication and the ToDoList permission rules.
+
+Validation (signature, `iss`, `aud`, times) is `common.oidc.decode_rs256`; this module adds
+what an access token for this API must also carry (`tid`, `ver`, `oid`, `scp` or `roles`) and
+decides who the caller is (a user or an app) and what it may do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+
+from common.oidc import KeySet, KeySetUnavailable, TokenError, decode_rs256
+from common.settings import is_guid
+
+from .errors import ApiProblem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+READ_SCOPES = frozenset({"ToDoList.Read", "ToDoList.ReadWrite"})
+WRITE_SCOPES = frozenset({"ToDoList.ReadWrite"})
+READ_ROLES = frozenset({"ToDoList.Read.All", "ToDoList.ReadWrite.All"})
+WRITE_ROLES = frozenset({"ToDoList.ReadWrite.All"})
+REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub", "tid", "ver", "oid")
+BEARER = re.compile(r"^Bearer +([A-Za-z0-9\-_.~+/]+=*) *$", re.IGNORECASE)
+
+
+class Permission(Enum):
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: `oid` (a lower-case GUID), whether it is an app, what it may do."""
+
+    oid: str
+    is_app: bool
+    permissions: frozenset[Permission]
+
+    @property
+    def owner_filter(self) -> str | None:
+        """The owner the caller is confined to: its own `oid` for users, none for apps."""
+        return None if self.is_app else self.oid
+
+
+class TokenValidator:
+    """Checks access tokens for one API registration in one tenant."""
+
+    def __init__(
+        self, keys: KeySet, *, issuer: str, audience: str, tenant_id: str, leeway: float
+    ) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.tenant_id = tenant_id
+        self.leeway = leeway
+
+    def caller(self, token: str) -> Caller:
+        """The caller a token stands for (raises `TokenError` with a loggable reason)."""
+        claims = decode_rs256(
+            token,
+            self.keys,
+            issuer=self.issuer,
+            audience=self.audience,
+            leeway=self.leeway,
+            require=REQUIRED_CLAIMS,
+        )
+        if not isinstance(claims["aud"], str):
+            raise TokenError("the token's aud must be this API's client id alone")
+        tid = claims["tid"]
+        if not isinstance(tid, str) or tid.lower() != self.tenant_id:
+            raise TokenError("the token was issued for another tenant")
+        if claims["ver"] != "2.0":
+            raise TokenError("the token is not a v2.0 access token")
+        oid = claims["oid"]
+        if not isinstance(oid, str) or not is_guid(oid):
+            raise TokenError("the token's oid is not a GUID")
+        scopes = _scopes(claims.get("scp"))
+        roles = _roles(claims.get("roles"))
+        if not scopes and not roles:
+            raise TokenError("the token carries neither scp nor roles")
+        idtyp = claims.get("idtyp")
+        if idtyp is not None and idtyp not in ("app", "user"):
+            raise TokenError("the token's idtyp is neither app nor user")
+        is_app = idtyp == "app" if idtyp is not None else bool(roles) and not scopes
+        granted: set[Permission] = set()
+        if is_app:
+            granted.update(_grant(roles, READ_ROLES, WRITE_ROLES))
+        else:
+            granted.update(_grant(scopes, READ_SCOPES, WRITE_SCOPES))
+        return Caller(oid=oid.lower(), is_app=is_app, permissions=frozenset(granted))
+
+
+def _scopes(value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, str):
+        raise TokenError("the token's scp is not a space-separated string")
+    return frozenset(value.split())
+
+
+def _roles(value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+        raise TokenError("the token's roles is not a list of strings")
+    return frozenset(value)
+
+
+def _grant(held: frozenset[str], read: frozenset[str], write: frozenset[str]) -> set[Permission]:
+    granted = set()
+    if held & read:
+        granted.add(Permission.READ)
+    if held & write:
+        granted.add(Permission.WRITE)
+    return granted
+
+
+NEEDED = {
+    Permission.READ: "ToDoList.Read or ToDoList.ReadWrite (users); "
+    "ToDoList.Read.All or ToDoList.ReadWrite.All (apps)",
+    Permission.WRITE: "ToDoList.ReadWrite (users); ToDoList.ReadWrite.All (apps)",
+}
+
+
+def _bearer_challenge(error: str, description: str, scope: str | None = None) -> str:
+    parts = [f'error="{error}"', f'error_description="{description}"']
+    if scope:
+        parts.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(parts)
+
+
+def authenticate() -> Caller:
+    """The caller of the current request (raises a 401/503 `ApiProblem`)."""
+    header = request.headers.get("Authorization")
+    if not header:
+        raise _invalid("the request carries no bearer token")
+    match = BEARER.match(header)
+    if match is None:
+        raise _invalid("the Authorization header is not 'Bearer <token>'")
+    validator: TokenValidator = current_app.extensions["todolist.validator"]
+    try:
+        return validator.caller(match.group(1))
+    except KeySetUnavailable as exc:
+        current_app.logger.warning("token not checked: %s", exc)
+        raise ApiProblem(
+            503,
+            "The tenant's signing keys could not be fetched; try again shortly.",
+            headers={"Retry-After": "30"},
+        ) from exc
+    except TokenError as exc:
+        current_app.logger.info("token refused: %s", exc)
+        raise _invalid(str(exc)) from exc
+
+
+def _invalid(reason: str) -> ApiProblem:
+    return ApiProblem(
+        401,
+        f"A valid access token for this API is required: {reason}.",
+        headers={"WWW-Authenticate": _bearer_challenge("invalid_token", reason)},
+    )
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Route decorator: a valid token holding `permission`; the caller goes to `g.caller`."""
+    scope = "ToDoList.ReadWrite" if permission is Permission.WRITE else "ToDoList.Read"
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            caller = authenticate()
+            if permission not in caller.permissions:
+                reason = f"this needs {NEEDED[permission]}"
+                raise ApiProblem(
+                    403,
+                    f"The token does not grant {permission.value} access: {reason}.",
+                    headers={
+                        "WWW-Authenticate": _bearer_challenge("insufficient_scope", reason, scope)
+                    },
+                )
+            g.caller = caller
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,175 @@
+"""To-do storage: the SQLAlchemy model and the repository the routes use.
+
+SQLite (the default) runs in WAL mode with a busy timeout, and every write transaction starts
+with `BEGIN IMMEDIATE`, so writers in several processes queue for the lock instead of failing
+when a read transaction would have to be upgraded. PostgreSQL uses row locks for updates.
+Ids come from the database (`AUTOINCREMENT` on SQLite, an identity column on PostgreSQL), so
+they are unique across processes and never reused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import BigInteger, Engine, Integer, String, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+MAX_DESCRIPTION_LENGTH = 500
+NIL_OWNER = "00000000-0000-0000-0000-000000000000"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+DEMO_ITEMS = ("Pick up grocery", "Finish invoice report", "Water plants")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ToDoRow(Base):
+    __tablename__ = "todos"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own protocol
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    owner: Mapped[str] = mapped_column(String(36), index=True)
+    description: Mapped[str] = mapped_column(String(MAX_DESCRIPTION_LENGTH))
+
+
+@dataclass(frozen=True)
+class ToDo:
+    """A to-do as the API shows it (`owner` is a lower-case GUID string)."""
+
+    id: int
+    owner: str
+    description: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "owner": self.owner, "description": self.description}
+
+
+def _item(row: ToDoRow) -> ToDo:
+    return ToDo(id=row.id, owner=row.owner, description=row.description)
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine for `database_url`, with SQLite tuned for several writing processes."""
+    url = make_url(database_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us emit BEGIN ourselves (pysqlite's implicit BEGIN is always DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class ToDoStore:
+    """The repository: every operation is one transaction; `owner=None` means "any owner"."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = engine.execution_options(sqlite_immediate=True)
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self.engine) as session, session.begin():
+            yield session
+
+    def create_schema(self) -> None:
+        """Create the table if it does not exist (safe when several processes start at once)."""
+        try:
+            Base.metadata.create_all(self._writer)
+        except SQLAlchemyError:
+            # Another process created it between our check and our CREATE: check again.
+            Base.metadata.create_all(self._writer)
+
+    def ping(self) -> None:
+        """Raise `SQLAlchemyError` unless the database answers."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def list(self, owner: str | None) -> list[ToDo]:
+        query = select(ToDoRow).order_by(ToDoRow.id)
+        if owner is not None:
+            query = query.where(ToDoRow.owner == owner)
+        with self._read() as session:
+            return [_item(row) for row in session.scalars(query)]
+
+    def get(self, item_id: int, owner: str | None) -> ToDo | None:
+        with self._read() as session:
+            row = self._find(session, item_id, owner)
+            return None if row is None else _item(row)
+
+    def create(self, owner: str, description: str) -> ToDo:
+        with self._write() as session:
+            row = ToDoRow(owner=owner, description=description)
+            session.add(row)
+            session.flush()
+            return _item(row)
+
+    def update(self, item_id: int, owner: str | None, description: str) -> ToDo | None:
+        with self._write() as session:
+            row = self._find(session, item_id, owner, lock=True)
+            if row is None:
+                return None
+            row.description = description
+            session.flush()
+            return _item(row)
+
+    def delete(self, item_id: int, owner: str | None) -> bool:
+        with self._write() as session:
+            row = self._find(session, item_id, owner, lock=True)
+            if row is None:
+                return False
+            session.delete(row)
+            return True
+
+    def seed_demo(self) -> int:
+        """Add the original daemon sample's three items if the store is empty; returns how many."""
+        with self._write() as session:
+            if session.scalar(select(ToDoRow.id).limit(1)) is not None:
+                return 0
+            session.add_all(ToDoRow(owner=str(uuid.uuid4()), description=d) for d in DEMO_ITEMS)
+            return len(DEMO_ITEMS)
+
+    @staticmethod
+    def _find(
+        session: Session, item_id: int, owner: str | None, lock: bool = False
+    ) -> ToDoRow | None:
+        query = select(ToDoRow).where(ToDoRow.id == item_id)
+        if owner is not None:
+            query = query.where(ToDoRow.owner == owner)
+        if lock:
+            query = query.with_for_update()
+        return session.scalars(query).one_or_none()
+
+
+__all__ = ["MAX_DESCRIPTION_LENGTH", "NIL_OWNER", "ToDo", "ToDoStore", "make_engine"]

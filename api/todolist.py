@@ -1,0 +1,148 @@
+"""The ToDoList routes: the original API's contract, with its permission rules enforced."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from flask import json as flask_json
+
+from .auth import Caller, Permission, requires
+from .errors import ApiProblem
+from .storage import MAX_DESCRIPTION_LENGTH, NIL_OWNER, ToDo, ToDoStore
+
+bp = Blueprint("todolist", __name__, url_prefix="/api/todolist")
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+INTEGER = re.compile(r"^[+-]?[0-9]{1,19}$")
+INT64_MAX = 2**63 - 1
+# Every description must hold a visible character and no NUL (PostgreSQL text cannot store it).
+DESCRIPTION_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+DESCRIPTION = re.compile(DESCRIPTION_PATTERN)
+
+
+def _store() -> ToDoStore:
+    return current_app.extensions["todolist.store"]
+
+
+def _caller() -> Caller:
+    return g.caller
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        flask_json.dumps(data), status=status, mimetype="application/json", headers=headers
+    )
+
+
+def _item_id(raw: str) -> int:
+    """The path's id as an int (400 unless it is a 64-bit integer)."""
+    if INTEGER.match(raw) is None or not -INT64_MAX - 1 <= int(raw) <= INT64_MAX:
+        raise ApiProblem(400, f"The id in the path must be an integer, not {raw[:40]!r}.")
+    return int(raw)
+
+
+def _body() -> dict[str, Any]:
+    """The request's JSON object with lower-cased member names (400/415 otherwise)."""
+    mimetype = request.mimetype
+    if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiProblem(415, "The request body must be JSON (Content-Type: application/json).")
+    raw = request.get_data(cache=False)
+    try:
+        data = json.loads(raw)
+    except RecursionError as exc:
+        raise ApiProblem(400, "The request body's JSON nests too deeply.") from exc
+    except ValueError as exc:
+        raise ApiProblem(400, "The request body is not valid JSON.") from exc
+    if not isinstance(data, dict):
+        raise ApiProblem(400, "The request body must be a JSON object.")
+    members: dict[str, Any] = {}
+    for name, value in data.items():
+        key = name.lower()
+        if key in members:
+            raise ApiProblem(400, f"The member {key!r} appears more than once.")
+        members[key] = value
+    return members
+
+
+def _description(body: dict[str, Any]) -> str:
+    value = body.get("description")
+    if value is None:
+        raise ApiProblem(400, "'description' is required.")
+    if not isinstance(value, str):
+        raise ApiProblem(400, "'description' must be a string.")
+    if len(value) > MAX_DESCRIPTION_LENGTH:
+        raise ApiProblem(400, f"'description' is longer than {MAX_DESCRIPTION_LENGTH} characters.")
+    if DESCRIPTION.match(value) is None:
+        raise ApiProblem(
+            400, "'description' must contain a visible character and no NUL characters."
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ApiProblem(400, "'description' is not valid Unicode text.") from exc
+    return value
+
+
+def _new_owner(body: dict[str, Any], caller: Caller) -> str:
+    if not caller.is_app:
+        return caller.oid
+    value = body.get("owner")
+    if value is None:
+        return NIL_OWNER
+    if not isinstance(value, str) or GUID.match(value) is None:
+        raise ApiProblem(400, "'owner' must be a GUID (e.g. 3e8f…-db63-43a2-a767-5d7db…).")
+    return value.lower()
+
+
+def _not_found(item_id: int) -> ApiProblem:
+    return ApiProblem(404, f"There is no to-do {item_id}.")
+
+
+@bp.get("", strict_slashes=False)
+@requires(Permission.READ)
+def list_items() -> Response:
+    items = _store().list(_caller().owner_filter)
+    return _json([item.to_json() for item in items])
+
+
+@bp.get("/<raw_id>", strict_slashes=False)
+@requires(Permission.READ)
+def get_item(raw_id: str) -> Response:
+    item_id = _item_id(raw_id)
+    item = _store().get(item_id, _caller().owner_filter)
+    if item is None:
+        raise _not_found(item_id)
+    return _json(item.to_json())
+
+
+@bp.post("", strict_slashes=False)
+@requires(Permission.WRITE)
+def create_item() -> Response:
+    body = _body()
+    description = _description(body)
+    owner = _new_owner(body, _caller())
+    item: ToDo = _store().create(owner, description)
+    return _json(item.to_json(), 201, {"Location": f"/api/todolist/{item.id}"})
+
+
+@bp.put("/<raw_id>", strict_slashes=False)
+@requires(Permission.WRITE)
+def update_item(raw_id: str) -> Response:
+    item_id = _item_id(raw_id)
+    description = _description(_body())
+    item = _store().update(item_id, _caller().owner_filter, description)
+    if item is None:
+        raise _not_found(item_id)
+    return _json(item.to_json())
+
+
+@bp.delete("/<raw_id>", strict_slashes=False)
+@requires(Permission.WRITE)
+def delete_item(raw_id: str) -> Response:
+    item_id = _item_id(raw_id)
+    if not _store().delete(item_id, _caller().owner_filter):
+        raise _not_found(item_id)
+    return Response(status=204)

@@ -1,0 +1,103 @@
+"""The web app: a Flask confidential client of Microsoft Entra External ID.
+
+`create_app(config)` builds it (flaskr style). The pieces: `identity` (MSAL, ID-token validation,
+the per-session token cache), `auth` and `pages` blueprints, `errors` (pages and problem+json),
+`security` (CSRF and response headers), server-side sessions with Flask-Session.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cachelib.file import FileSystemCache
+from flask import Flask, current_app
+from flask_session import Session
+
+from app import auth, errors, pages, security
+from app.identity import Identity, current_identity
+from config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+SESSION_COOKIE = "todo_session"
+SESSION_LIFETIME = timedelta(hours=12)
+SESSION_FILE_LIMIT = 10_000
+# Feature modules that plug in when present; each defines `init_app(app: Flask) -> None`,
+# which registers its blueprint(s). create_app calls them after sessions, CSRF and identity
+# are ready. (`app.todos`: the to-do pages; `app.proxy`: the JSON proxy.)
+FEATURE_MODULES = ("app.todos", "app.proxy")
+
+
+def _session_settings(config: Config) -> dict[str, object]:
+    if config.session_type == "redis":
+        import redis
+
+        store: dict[str, object] = {
+            "SESSION_TYPE": "redis",
+            "SESSION_REDIS": redis.Redis.from_url(config.redis_url or ""),
+        }
+    else:
+        config.session_dir.mkdir(parents=True, exist_ok=True)
+        store = {
+            "SESSION_TYPE": "cachelib",
+            "SESSION_CACHELIB": FileSystemCache(
+                str(config.session_dir), threshold=SESSION_FILE_LIMIT, mode=0o600
+            ),
+        }
+    return {
+        **store,
+        "SESSION_PERMANENT": True,
+        # Store writes only when the session changed (e.g. the token cache): a session lasts
+        # SESSION_LIFETIME from its last change, not from its last request.
+        "SESSION_REFRESH_EACH_REQUEST": False,
+        "PERMANENT_SESSION_LIFETIME": SESSION_LIFETIME,
+        "SESSION_KEY_PREFIX": f"{SESSION_COOKIE}:",
+        "SESSION_COOKIE_NAME": SESSION_COOKIE,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": config.secure_cookies,
+    }
+
+
+def _template_context() -> dict[str, Any]:
+    """What every template may use: the signed-in user and whether an endpoint exists."""
+    user = current_identity().user()
+    name = ""
+    if user:
+        name = str(user.get("name") or user.get("preferred_username") or user.get("email") or "")
+    return {
+        "current_user": user,
+        "display_name": name or "there",
+        "has_endpoint": lambda endpoint: endpoint in current_app.view_functions,
+    }
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """The web app for `config` (by default: the environment over `./.env`)."""
+    config = config or Config.load()
+    app = Flask(
+        __name__,
+        instance_path=str(config.instance_dir),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=config.session_secret,
+        WEB_CONFIG=config,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        **_session_settings(config),
+    )
+    Session(app)
+    security.init_app(app)
+    app.extensions["identity"] = Identity(config)
+    errors.init_app(app)
+    app.context_processor(_template_context)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(auth.bp)
+    for name in FEATURE_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).init_app(app)
+    return app

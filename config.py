@@ -1,0 +1,255 @@
+"""The web app's settings, read in one place from the environment and `./.env`.
+
+Names follow the Node.js original (`TENANT_SUBDOMAIN`, `CLIENT_ID`, ...) so that a person who
+followed Microsoft's tutorial finds them where they expect. Every problem is collected and
+reported in one `common.settings.SettingsError` at start-up, never as a traceback in a request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from common.oidc import resolve_authority
+from common.settings import SettingsReader, is_guid, load_env
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_ENV_FILE = ROOT / ".env"
+DEFAULT_INSTANCE_DIR = ROOT / "instance" / "web"
+DEFAULT_PORT = 3000
+TENANT_SETTINGS = ("CLIENT_ID", "AUTHORITY", "TENANT_SUBDOMAIN")
+SESSION_TYPES = ("filesystem", "redis")
+SESSION_SECRET_FILE = "session_secret"  # noqa: S105 (a file name)
+
+
+def tenant_configured(source: Mapping[str, str]) -> bool:
+    """Whether the settings name a tenant (otherwise `run.py` starts the local one)."""
+    return any((source.get(name) or "").strip() for name in TENANT_SETTINGS)
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(value)
+    return number
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 < number < 65536:
+        raise ValueError(value)
+    return number
+
+
+def _http_url(value: Any) -> bool:
+    parts = urlsplit(str(value))
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _https_url(value: Any) -> bool:
+    parts = urlsplit(str(value))
+    return parts.scheme == "https" and bool(parts.hostname)
+
+
+def _scope(value: Any) -> bool:
+    text = str(value)
+    return bool(text) and not any(c.isspace() for c in text)
+
+
+def session_secret(instance_dir: Path) -> str:
+    """The secret in `instance_dir`, created (mode 0600) on first use."""
+    path = instance_dir / SESSION_SECRET_FILE
+    if path.is_file():
+        existing = path.read_text().strip()
+        if existing:
+            return existing
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the web app needs to run; build it with `Config.load()`."""
+
+    client_id: str
+    authority: str
+    client_credential: str | dict[str, str] = field(repr=False)
+    redirect_uri: str
+    post_logout_redirect_uri: str
+    session_secret: str = field(repr=False)
+    instance_dir: Path
+    tenant_subdomain: str | None = None
+    tenant_id: str | None = None
+    todolist_read: str | None = None
+    todolist_readwrite: str | None = None
+    todolist_api_url: str | None = None
+    todolist_api_timeout: tuple[float, float] = (3.05, 10.0)
+    todo_description_max_length: int = 500
+    tenant_timeout: tuple[float, float] = (3.05, 10.0)
+    jwks_min_refresh_seconds: float = 60.0
+    ca_file: str | None = None
+    port: int = DEFAULT_PORT
+    session_type: str = "filesystem"
+    redis_url: str | None = None
+
+    @property
+    def session_dir(self) -> Path:
+        return self.instance_dir / "sessions"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are marked Secure when the app is served over https."""
+        return urlsplit(self.redirect_uri).scheme == "https"
+
+    @property
+    def api_scopes(self) -> list[str]:
+        """The ToDoList API scopes a user may be asked to consent to at sign-in."""
+        return [s for s in (self.todolist_read, self.todolist_readwrite) if s]
+
+    @classmethod
+    def load(
+        cls,
+        source: Mapping[str, str] | None = None,
+        *,
+        env_file: str | os.PathLike[str] | None = DEFAULT_ENV_FILE,
+        instance_dir: str | os.PathLike[str] | None = None,
+    ) -> Config:
+        """Read the settings (`source`, or the environment over `env_file`).
+
+        Raises `SettingsError` naming every missing or invalid setting.
+        """
+        values = dict(source) if source is not None else load_env(env_file)
+        return cls._read(SettingsReader("the web app", values), instance_dir)
+
+    @classmethod
+    def _read(cls, r: SettingsReader, instance_dir: str | os.PathLike[str] | None) -> Config:
+        port = r.get("PORT", default=DEFAULT_PORT, parse=_port, expect="a TCP port (1-65535)")
+        subdomain = r.get("TENANT_SUBDOMAIN")
+        raw_authority = r.get("AUTHORITY")
+        authority = ""
+        if not subdomain and not raw_authority:
+            r.problem("TENANT_SUBDOMAIN or AUTHORITY is missing (name your External ID tenant)")
+        else:
+            try:
+                authority = resolve_authority(raw_authority, subdomain)
+            except ValueError as exc:
+                r.problem(f"AUTHORITY is invalid: {exc}")
+        client_id = r.get("CLIENT_ID", required=True, default="")
+        if client_id and not is_guid(client_id):
+            r.problem("CLIENT_ID must be the application (client) ID, a GUID")
+        credential = cls._credential(r)
+        base = f"http://localhost:{port}"
+        redirect_uri = r.get(
+            "REDIRECT_URI", default=f"{base}/auth/redirect", check=_http_url,
+            expect="an http(s) URL",
+        )
+        post_logout = r.get(
+            "POST_LOGOUT_REDIRECT_URI", default=f"{base}/", check=_http_url,
+            expect="an http(s) URL",
+        )
+        read = r.get("TODOLIST_READ", check=_scope, expect="a scope URI (api://<id>/ToDoList.Read)")
+        readwrite = r.get(
+            "TODOLIST_READWRITE", check=_scope, expect="a scope URI (api://<id>/ToDoList.ReadWrite)"
+        )
+        api_url = r.get("TODOLIST_API_URL", check=_http_url, expect="an http(s) URL")
+        api_timeout = (
+            r.get("TODOLIST_API_CONNECT_TIMEOUT", default=3.05, parse=_positive_float,
+                  expect="a positive number of seconds"),
+            r.get("TODOLIST_API_READ_TIMEOUT", default=10.0, parse=_positive_float,
+                  expect="a positive number of seconds"),
+        )
+        max_length = r.get(
+            "TODO_DESCRIPTION_MAX_LENGTH", default=500, parse=int, check=lambda v: v > 0,
+            expect="a positive whole number (the API's maximum description length)",
+        )
+        tenant_read = r.get("TENANT_TIMEOUT", default=10.0, parse=_positive_float,
+                            expect="a positive number of seconds")
+        jwks_refresh = r.get("JWKS_MIN_REFRESH_SECONDS", default=60.0, parse=float,
+                             check=lambda v: v >= 0, expect="a number of seconds (0 or more)")
+        ca_file = r.get("CA_FILE")
+        if ca_file and not Path(ca_file).is_file():
+            r.problem(f"CA_FILE names a file that does not exist: {ca_file}")
+        session_type = r.get("SESSION_TYPE", default="filesystem").lower()
+        redis_url = r.get("REDIS_URL")
+        if session_type not in SESSION_TYPES:
+            r.problem("SESSION_TYPE must be filesystem or redis")
+        elif session_type == "redis" and not redis_url:
+            r.problem("REDIS_URL is missing (SESSION_TYPE=redis needs it)")
+        if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            r.problem("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        if redis_url and session_type == "filesystem" and r.source.get("SESSION_TYPE") is None:
+            session_type = "redis"
+        instance = Path(
+            instance_dir or r.get("INSTANCE_DIR") or DEFAULT_INSTANCE_DIR
+        ).resolve()
+        secret = r.get("SESSION_SECRET")
+        if secret is not None and len(secret) < 32:
+            r.problem("SESSION_SECRET must be at least 32 characters (or leave it out)")
+        r.finish()
+        tenant_path = urlsplit(authority).path.strip("/").split("/")[0]
+        return cls(
+            client_id=client_id,
+            authority=authority,
+            client_credential=credential,
+            redirect_uri=redirect_uri,
+            post_logout_redirect_uri=post_logout,
+            session_secret=secret or session_secret(instance),
+            instance_dir=instance,
+            tenant_subdomain=subdomain,
+            tenant_id=tenant_path if is_guid(tenant_path) else None,
+            todolist_read=read,
+            todolist_readwrite=readwrite,
+            todolist_api_url=api_url,
+            todolist_api_timeout=api_timeout,
+            todo_description_max_length=max_length,
+            tenant_timeout=(min(3.05, tenant_read), tenant_read),
+            jwks_min_refresh_seconds=jwks_refresh,
+            ca_file=str(Path(ca_file).resolve()) if ca_file else None,
+            port=port,
+            session_type=session_type,
+            redis_url=redis_url,
+        )
+
+    @staticmethod
+    def _credential(r: SettingsReader) -> str | dict[str, str]:
+        """The client secret, or a certificate credential in MSAL's dict form."""
+        secret = r.get("CLIENT_SECRET")
+        key_file = r.get("CERT_PRIVATE_KEY_FILE")
+        thumbprint = r.get("CERT_THUMBPRINT")
+        cert_file = r.get("CERT_FILE")
+        if key_file:
+            if secret:
+                r.problem("set CLIENT_SECRET or CERT_PRIVATE_KEY_FILE, not both")
+            try:
+                private_key = Path(key_file).read_text()
+            except OSError:
+                r.problem(f"CERT_PRIVATE_KEY_FILE cannot be read: {key_file}")
+                return ""
+            if cert_file:
+                try:
+                    certificate = Path(cert_file).read_text()
+                except OSError:
+                    r.problem(f"CERT_FILE cannot be read: {cert_file}")
+                    return ""
+                return {"private_key": private_key, "public_certificate": certificate}
+            if thumbprint:
+                cleaned = thumbprint.replace(":", "").lower()
+                if len(cleaned) != 40 or any(c not in "0123456789abcdef" for c in cleaned):
+                    r.problem("CERT_THUMBPRINT must be the certificate's SHA-1 thumbprint (hex)")
+                return {"private_key": private_key, "thumbprint": cleaned}
+            r.problem("CERT_PRIVATE_KEY_FILE needs CERT_THUMBPRINT or CERT_FILE")
+            return ""
+        if not secret:
+            r.problem(
+                "CLIENT_SECRET is missing (or use CERT_PRIVATE_KEY_FILE with CERT_THUMBPRINT)"
+            )
+        return secret or ""

@@ -1,0 +1,98 @@
+"""The signing-key cache: no key-set fetch per request, one re-fetch on an unknown `kid`
+(rate-limited), and a rotated key is picked up.
+
+Rotation runs against a tenant of this module's own, so the session's tenant keeps its key
+for every other test (other components' caches have their own cool-downs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import jwt
+import pytest
+
+from devtenant.store import TenantStore
+from tests.api.tokens import READ, READ_ALL, READWRITE, Forger, Tokens
+from tests.fixtures.api import ApiServer
+from tests.fixtures.tenant import RunningTenant
+from tests.support.ports import free_port
+from tests.support.servers import ServerProcess, http_ready
+
+
+def key_fetches(tenant) -> int:
+    return tenant.admin.counts()["keys"]
+
+
+def test_requests_cause_no_key_set_fetch(api_server: ApiServer, tokens: Tokens, tenant) -> None:
+    user = tokens.user("alice", READ, READWRITE)
+    app = tokens.app(READ_ALL)
+    tenant.admin.reset_counts()
+    for _ in range(10):
+        assert api_server.request("GET", "/api/todolist", user.token).status_code == 200
+        assert api_server.request("GET", "/api/todolist", app.token).status_code == 200
+    counts = tenant.admin.counts()
+    assert counts["keys"] == 0
+    assert counts["discovery"] == 0
+
+
+def test_an_unknown_kid_causes_exactly_one_re_fetch(
+    api_server: ApiServer, tokens: Tokens, forger: Forger, tenant
+) -> None:
+    claims = forger.claims(tokens.user("alice", READ, READWRITE).token)
+    tenant.admin.reset_counts()
+    for n in range(1, 4):
+        token = forger.sign(claims, key=forger.own_key, kid=f"unknown-{n}")
+        assert api_server.request("GET", "/api/todolist", token).status_code == 401
+        assert key_fetches(tenant) == n  # this server has no cool-down (the fixture's default)
+
+
+def test_re_fetches_are_rate_limited(
+    api_server_factory, tokens: Tokens, forger: Forger, tenant
+) -> None:
+    api = api_server_factory(JWKS_MIN_REFRESH_SECONDS="3600")
+    claims = forger.claims(tokens.user("alice", READ, READWRITE).token)
+    tenant.admin.reset_counts()
+    for n in range(20):
+        token = forger.sign(claims, key=forger.own_key, kid=f"made-up-{n}")
+        resp = api.request("GET", "/api/todolist", token)
+        assert resp.status_code == 401
+        assert resp.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    assert key_fetches(tenant) == 0
+    assert api.request("GET", "/api/todolist", forger.sign(claims)).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def own_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTenant]:
+    """A second local tenant, only for this module's key rotation."""
+    root = tmp_path_factory.mktemp("rotation-tenant")
+    port, pages_port = free_port(), free_port()
+    args = ["-m", "devtenant", "--data-dir", str(root / "data"), "--port", str(port)]
+    args += ["--pages-port", str(pages_port)]
+    store = TenantStore(root / "data", port=port, pages_port=pages_port)  # the CA file first
+    ready = http_ready(
+        f"https://localhost:{port}/{store.tenant_id}/v2.0/.well-known/openid-configuration",
+        str(store.ca_file),
+    )
+    with ServerProcess(args, root / "devtenant.log", ready) as process:
+        running = RunningTenant(root / "data", port, pages_port, process)
+        yield running
+        running.admin.close()
+
+
+def test_a_rotated_key_is_picked_up(own_tenant: RunningTenant, api_server_factory) -> None:
+    api = api_server_factory(of_tenant=own_tenant, JWKS_MIN_REFRESH_SECONDS="0")
+    tokens = Tokens(own_tenant)
+    before = tokens.fresh_app(READ_ALL)
+    assert api.request("GET", "/api/todolist", before.token).status_code == 200
+    own_tenant.admin.reset_counts()
+
+    new_kid = own_tenant.admin.rotate_key()
+    after = tokens.fresh_app(READ_ALL)
+    assert jwt.get_unverified_header(after.token)["kid"] == new_kid
+    assert jwt.get_unverified_header(before.token)["kid"] != new_kid
+    for _ in range(5):
+        assert api.request("GET", "/api/todolist", after.token).status_code == 200
+        assert api.request("GET", "/api/todolist", before.token).status_code == 200
+    assert key_fetches(own_tenant) == 1
+    tokens.http.close()

@@ -1,0 +1,100 @@
+"""`python -m api` refuses to start, with a clear message, when it cannot work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from tests.support.ports import free_port
+from tests.support.servers import ROOT
+
+GOOD = {
+    "TENANT_ID": str(uuid.uuid4()),
+    "CLIENT_ID": str(uuid.uuid4()),
+}
+
+
+def run_api(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "api", "--env-file", str(tmp_path / "absent.env"), *args],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_missing_settings_are_named_together(tmp_path: Path) -> None:
+    done = run_api(tmp_path, {})
+    assert done.returncode == 2
+    for text in ("TENANT_ID is missing", "CLIENT_ID is missing", "AUTHORITY (or TENANT_SUBDOMAIN)"):
+        assert text in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_invalid_settings_are_named(tmp_path: Path) -> None:
+    env = {
+        "TENANT_ID": "not-a-guid",
+        "CLIENT_ID": str(uuid.uuid4()),
+        "AUTHORITY": "http://localhost:1/tenant",
+        "CA_FILE": str(tmp_path / "missing-ca.pem"),
+        "DATABASE_URL": "mysql://x/y",
+        "JWKS_MIN_REFRESH_SECONDS": "soon",
+    }
+    done = run_api(tmp_path, env)
+    assert done.returncode == 2
+    for text in (
+        "TENANT_ID must be the tenant id (a GUID)",
+        "AUTHORITY is not usable: the authority must be an https URL",
+        "CA_FILE must be a readable PEM file",
+        "DATABASE_URL must be a sqlite:/// or postgresql:// URL",
+        "JWKS_MIN_REFRESH_SECONDS must be a number of seconds",
+    ):
+        assert text in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_dotenv_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / "api.env"
+    env_file.write_text(
+        f"TENANT_ID={GOOD['TENANT_ID']}\nCLIENT_ID=from-the-file\n"
+        "AUTHORITY=https://contoso.ciamlogin.com/\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "api", "--env-file", str(env_file)],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "CLIENT_ID": "from-the-environment"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "CLIENT_ID must be the API's client id" in done.stderr
+    assert "TENANT_ID" not in done.stderr
+    assert "AUTHORITY" not in done.stderr
+
+
+def test_https_is_required(tmp_path: Path) -> None:
+    env = {**GOOD, "AUTHORITY": "https://localhost:1/tenant"}
+    done = run_api(tmp_path, env)
+    assert done.returncode == 2
+    assert "serves https only" in done.stderr
+
+
+def test_an_unreachable_tenant_stops_start_up_with_a_clear_message(tmp_path: Path) -> None:
+    port = free_port()
+    authority = f"https://localhost:{port}/{GOOD['TENANT_ID']}"
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("unused: start-up stops before TLS is set up\n")
+    key.write_text("unused\n")
+    env = {**GOOD, "AUTHORITY": authority, "TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key)}
+    done = run_api(tmp_path, env, "--port", str(free_port()))
+    assert done.returncode == 3
+    assert f"the tenant at {authority}/v2.0/.well-known/openid-configuration" in done.stderr
+    assert "could not be reached" in done.stderr
+    assert "Traceback" not in done.stderr
