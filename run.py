@@ -16,6 +16,7 @@ deployment runs `app:create_app()` under a production WSGI server instead.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -26,16 +27,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
-from werkzeug.serving import make_server
 
+from app import create_app
+from app.serving import make_server
 from common.http import HttpClient
 from common.oidc import discovery_url
 from common.settings import SettingsError, load_env
 from config import DEFAULT_ENV_FILE, Config, tenant_configured
 
 ROOT = Path(__file__).resolve().parent
-TENANT_DATA_DIR = ROOT / "instance" / "devtenant"
-LOG_DIR = ROOT / "instance" / "logs"
+DEFAULT_INSTANCE = ROOT / "instance"
 START_TIMEOUT = 60.0
 # Settings of the web server itself that a person may set in local mode too.
 LOCAL_OVERRIDES = ("PORT", "SESSION_TYPE", "REDIS_URL", "SESSION_SECRET", "INSTANCE_DIR")
@@ -46,12 +47,12 @@ class StartError(Exception):
 
 
 class Child:
-    """A component started as `python -m <module>`, its output in instance/logs/<name>.log."""
+    """A component started as `python -m <module>`, its output in `<log_dir>/<name>.log`."""
 
-    def __init__(self, name: str, args: list[str], env: Mapping[str, str]) -> None:
+    def __init__(self, name: str, args: list[str], env: Mapping[str, str], log_dir: Path) -> None:
         self.name = name
-        self.log_path = LOG_DIR / f"{name}.log"
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"{name}.log"
+        log_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, *args], cwd=ROOT, env={**os.environ, **env},
@@ -79,73 +80,113 @@ class Child:
                 self.proc.wait()
 
 
-def devtenant_env(component: str) -> dict[str, str] | None:
-    """`python -m devtenant env <component>` as a dict, or None while it cannot answer yet."""
-    result = subprocess.run(
-        [sys.executable, "-m", "devtenant", "env", component, "--data-dir", str(TENANT_DATA_DIR)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )
-    if result.returncode != 0:
-        return None
-    values: dict[str, str] = {}
-    for line in result.stdout.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() and not key.startswith("#"):
-            values[key.strip()] = value.strip()
-    return values
-
-
-def answers(url: str, ca_file: str | None, ok: Callable[[int], bool]) -> Callable[[], bool]:
+def answers(url: str, ca_file: str | None) -> Callable[[], bool]:
+    """A probe: true once `url` answers 200 over TLS trusting `ca_file`."""
     http = HttpClient(ca_file=ca_file, timeout=(1.0, 3.0))
 
     def probe() -> bool:
         try:
-            return ok(http.get(url).status_code)
+            return http.get(url).status_code == 200
         except requests.RequestException:
             return False
 
     return probe
 
 
-def start_local_system(source: Mapping[str, str], children: list[Child]) -> dict[str, str]:
-    """Start the local tenant and the API; return the web app's settings for them."""
-    tenant = Child(
-        "devtenant", ["-m", "devtenant", "--data-dir", str(TENANT_DATA_DIR)], {}
-    )
-    children.append(tenant)
+class LocalSystem:
+    """The local tenant and the ToDoList API, started for the web app (local mode)."""
 
-    def tenant_ready() -> bool:
-        web = devtenant_env("web")
-        if web is None or "AUTHORITY" not in web:
-            return False
-        url = discovery_url(web["AUTHORITY"].rstrip("/"))
-        return answers(url, web.get("CA_FILE"), lambda status: status == 200)()
+    def __init__(
+        self,
+        instance: Path,
+        tenant_port: int | None = None,
+        tenant_pages_port: int | None = None,
+        api_port: int | None = None,
+    ) -> None:
+        self.instance = instance
+        self.tenant_dir = instance / "devtenant"
+        self.log_dir = instance / "logs"
+        self.tenant_ports = (tenant_port, tenant_pages_port)
+        self.api_port = api_port
+        self.children: list[Child] = []
 
-    tenant.wait_until(tenant_ready, "ready")
-    web = devtenant_env("web")
-    api = devtenant_env("api")
-    if web is None or api is None:
-        raise StartError("`python -m devtenant env web|api` did not answer; see its log")
-    api_child = Child("api", ["-m", "api"], api)
-    children.append(api_child)
-    api_url = urlsplit(web.get("TODOLIST_API_URL") or "https://localhost:44351/api/todolist")
-    health = f"{api_url.scheme}://{api_url.netloc}/healthz"
-    api_child.wait_until(answers(health, web.get("CA_FILE"), lambda s: s == 200), "answering")
-    settings = dict(web)
-    overrides = {k: source[k] for k in LOCAL_OVERRIDES if source.get(k)}
-    if "PORT" in overrides:
-        # The tenant accepts any loopback port; the addresses follow the chosen port.
-        settings.pop("REDIRECT_URI", None)
-        settings.pop("POST_LOGOUT_REDIRECT_URI", None)
-    settings.update(overrides)
-    return settings
+    def devtenant_env(self, component: str) -> dict[str, str] | None:
+        """`python -m devtenant env <component>` as a dict, or None while it cannot answer."""
+        result = subprocess.run(
+            [sys.executable, "-m", "devtenant", "env", component,
+             "--data-dir", str(self.tenant_dir)],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            return None
+        values: dict[str, str] = {}
+        for line in result.stdout.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() and not key.startswith("#"):
+                values[key.strip()] = value.strip()
+        return values
+
+    def start(self, source: Mapping[str, str]) -> dict[str, str]:
+        """Start the tenant, then the API; return the web app's settings for them."""
+        args = ["-m", "devtenant", "--data-dir", str(self.tenant_dir)]
+        for option, port in zip(("--port", "--pages-port"), self.tenant_ports, strict=True):
+            if port:
+                args += [option, str(port)]
+        tenant = Child("devtenant", args, {}, self.log_dir)
+        self.children.append(tenant)
+
+        def tenant_ready() -> bool:
+            # `env` is asked only once the server answers: before that it could race the
+            # server creating the data directory. tenant.json names the port and tenant id.
+            try:
+                data = json.loads((self.tenant_dir / "tenant.json").read_text())
+                url = discovery_url(f"https://localhost:{data['port']}/{data['tenant_id']}")
+            except (OSError, ValueError, KeyError, TypeError):
+                return False
+            return answers(url, str(self.tenant_dir / "ca.pem"))()
+
+        tenant.wait_until(tenant_ready, "ready")
+        web, api = self.devtenant_env("web"), self.devtenant_env("api")
+        if web is None or api is None:
+            raise StartError(f"`python -m devtenant env` failed; see {tenant.log_path}")
+        api_url = urlsplit(web.get("TODOLIST_API_URL") or "https://localhost:44351/api/todolist")
+        api_port = self.api_port or api_url.port or 44351
+        api_settings = {
+            **api,
+            "DATABASE_URL": f"sqlite:///{self.instance / 'api' / 'todolist.sqlite'}",
+        }
+        api_child = Child(
+            "api",
+            # Not api/.env: in local mode every API setting comes from the local tenant.
+            ["-m", "api", "--env-file", str(self.instance / "api" / "local-mode.env"),
+             "--host", "127.0.0.1", "--port", str(api_port)],
+            api_settings,
+            self.log_dir,
+        )
+        self.children.append(api_child)
+        base = f"https://localhost:{api_port}"
+        api_child.wait_until(answers(f"{base}/healthz", web.get("CA_FILE")), "answering")
+        settings = {
+            **web,
+            "TODOLIST_API_URL": f"{base}/api/todolist",
+            "INSTANCE_DIR": str(self.instance / "web"),
+        }
+        overrides = {k: source[k] for k in LOCAL_OVERRIDES if source.get(k)}
+        if "PORT" in overrides:
+            # The tenant accepts any loopback port; the addresses follow the chosen port.
+            settings.pop("REDIRECT_URI", None)
+            settings.pop("POST_LOGOUT_REDIRECT_URI", None)
+        settings.update(overrides)
+        return settings
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
 
 
 def serve(config: Config, host: str) -> None:
-    from app import create_app
-
     try:
-        server = make_server(host, config.port, create_app(config), threaded=True)
+        server = make_server(create_app(config), host, config.port)
     except OSError as exc:
         raise StartError(f"cannot listen on {host}:{config.port} ({exc.strerror})") from exc
     print(f"The web app is running at http://localhost:{config.port}  (Ctrl-C stops it)",
@@ -167,20 +208,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="dotenv file with the web app's settings (default ./.env)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, help="port to listen on (default PORT or 3000)")
+    local = parser.add_argument_group("local mode")
+    local.add_argument("--instance", type=Path, default=DEFAULT_INSTANCE,
+                       help="where the local tenant, the API and the web app keep their data "
+                            "and logs (default ./instance)")
+    local.add_argument("--tenant-port", type=int, help="the local tenant's https port (44360)")
+    local.add_argument("--tenant-pages-port", type=int,
+                       help="the local tenant's browser pages port (44361)")
+    local.add_argument("--api-port", type=int, help="the ToDoList API's port (44351)")
     args = parser.parse_args(argv)
     source = load_env(args.env_file)
     if args.port:
         source["PORT"] = str(args.port)
     signal.signal(signal.SIGTERM, _interrupt)
-    children: list[Child] = []
+    system: LocalSystem | None = None
     try:
         if tenant_configured(source):
             settings = source
         else:
             print("No tenant configured: starting the local tenant and the ToDoList API ...",
                   flush=True)
-            settings = start_local_system(source, children)
-        serve(Config.load(settings), args.host)
+            system = LocalSystem(
+                args.instance.resolve(), args.tenant_port, args.tenant_pages_port, args.api_port
+            )
+            settings = system.start(source)
+        serve(Config.load(settings), args.host)  # returns on Ctrl-C / SIGTERM
+        print("\nStopping ...", flush=True)
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -190,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nStopping ...", flush=True)
     finally:
-        for child in reversed(children):
-            child.stop()
+        if system is not None:
+            system.stop()
     return 0
 
 

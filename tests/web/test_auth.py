@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -210,3 +211,16 @@ def test_many_page_views_make_one_discovery_request(
     assert counts["token"]["authorization_code"] == 2
     assert counts["discovery"] == 1
     assert counts["keys"] == 1
+
+
+def test_the_access_log_never_shows_the_authorization_code(
+    web_browser: WebBrowser, tenant: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = tenant.add_user()
+    back = web_browser.tenant.sign_in(web_browser.start(), user.email, user.password)
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        assert web_browser.back(back).status_code == 302
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("/auth/redirect?code=[...]&state=[...]" in line for line in lines), lines
+    for secret in (back.params["code"], back.params["state"]):
+        assert not any(secret in line for line in lines)
