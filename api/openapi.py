@@ -224,9 +224,12 @@ DOCUMENT: dict[str, Any] = {
                 "properties": {
                     "description": DESCRIPTION_SCHEMA,
                     "owner": {
-                        **GUID_SCHEMA,
-                        "description": "Apps only: the new to-do's owner (default: the all-zero "
-                        "GUID). Ignored for users, whose to-dos are always their own.",
+                        "type": ["string", "null"],
+                        "format": "uuid",
+                        "pattern": GUID.pattern,
+                        "description": "Apps only: the new to-do's owner (null or absent: the "
+                        "all-zero GUID). Checked but ignored for users, whose to-dos are always "
+                        "their own.",
                     },
                 },
                 "description": "Member names are matched case-insensitively; others are ignored.",

@@ -87,14 +87,17 @@ def _description(body: dict[str, Any]) -> str:
 
 
 def _new_owner(body: dict[str, Any], caller: Caller) -> str:
+    """The new item's owner: the user's own oid, or for apps `owner` (default: the nil GUID).
+
+    A given `owner` must be a GUID (or null) for every caller, even a user whose value is
+    ignored, so that the same body is valid or invalid whoever sends it.
+    """
+    value = body.get("owner")
+    if value is not None and (not isinstance(value, str) or GUID.match(value) is None):
+        raise ApiProblem(400, "'owner' must be a GUID (e.g. 3e8f…-db63-43a2-a767-5d7db…).")
     if not caller.is_app:
         return caller.oid
-    value = body.get("owner")
-    if value is None:
-        return NIL_OWNER
-    if not isinstance(value, str) or GUID.match(value) is None:
-        raise ApiProblem(400, "'owner' must be a GUID (e.g. 3e8f…-db63-43a2-a767-5d7db…).")
-    return value.lower()
+    return NIL_OWNER if value is None else value.lower()
 
 
 def _not_found(item_id: int) -> ApiProblem:

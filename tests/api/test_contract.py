@@ -115,6 +115,8 @@ def test_a_users_owner_is_always_their_oid(api: ApiServer, tokens: Tokens) -> No
         json={"description": "still mine", "owner": str(uuid.uuid4())},
     )
     assert put.json()["owner"] == alice.oid
+    bad = api.request("POST", "/api/todolist", alice.token, json={"description": "x", "owner": 1})
+    assert_problem(bad, 400, "'owner' must be a GUID")
 
 
 def test_an_app_may_set_the_owner_and_defaults_to_the_nil_guid(
@@ -124,6 +126,7 @@ def test_an_app_may_set_the_owner_and_defaults_to_the_nil_guid(
     owner = str(uuid.uuid4()).upper()
     assert create(api, app.token, "for someone", owner=owner)["owner"] == owner.lower()
     assert create(api, app.token, "for nobody")["owner"] == NIL_OWNER
+    assert create(api, app.token, "null owner", owner=None)["owner"] == NIL_OWNER
     for bad in ("not-a-guid", 42, "", "{" + str(uuid.uuid4()) + "}"):
         resp = api.request(
             "POST", "/api/todolist", app.token, json={"description": "x", "owner": bad}

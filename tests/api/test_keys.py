@@ -12,12 +12,9 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
-from devtenant.store import TenantStore
 from tests.api.tokens import READ, READ_ALL, READWRITE, Forger, Tokens
 from tests.fixtures.api import ApiServer
-from tests.fixtures.tenant import RunningTenant
-from tests.support.ports import free_port
-from tests.support.servers import ServerProcess, http_ready
+from tests.fixtures.tenant import RunningTenant, running_tenant
 
 
 def key_fetches(tenant) -> int:
@@ -65,19 +62,8 @@ def test_re_fetches_are_rate_limited(
 @pytest.fixture(scope="module")
 def own_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTenant]:
     """A second local tenant, only for this module's key rotation."""
-    root = tmp_path_factory.mktemp("rotation-tenant")
-    port, pages_port = free_port(), free_port()
-    args = ["-m", "devtenant", "--data-dir", str(root / "data"), "--port", str(port)]
-    args += ["--pages-port", str(pages_port)]
-    store = TenantStore(root / "data", port=port, pages_port=pages_port)  # the CA file first
-    ready = http_ready(
-        f"https://localhost:{port}/{store.tenant_id}/v2.0/.well-known/openid-configuration",
-        str(store.ca_file),
-    )
-    with ServerProcess(args, root / "devtenant.log", ready) as process:
-        running = RunningTenant(root / "data", port, pages_port, process)
+    with running_tenant(tmp_path_factory.mktemp("rotation-tenant")) as running:
         yield running
-        running.admin.close()
 
 
 def test_a_rotated_key_is_picked_up(own_tenant: RunningTenant, api_server_factory) -> None:
