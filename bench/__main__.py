@@ -189,10 +189,10 @@ class Runner:
             self.admin.set_lifetimes(access_token=NORMAL_LIFETIME)
         return sessions, storm
 
-    def prepare_api(self, web_url: str) -> None:
+    def prepare_api(self, web_url: str, sessions: list[users.WebSession]) -> None:
         log("bearer tokens for scenario A (MSAL auth-code flow with the web app's registration)")
-        users.bearer_tokens(self.load_users, self.web_settings, f"{web_url}/auth/redirect",
-                            self.tenant.pages_url, self.tenant.ca_file)
+        users.bearer_tokens(sessions, self.web_settings, f"{web_url}/auth/redirect",
+                            self.tenant.ca_file)
         log(f"{self.args.items} items per user")
         users.seed_items(self.api.todolist_url, self.tenant.ca_file, self.load_users,
                          self.args.items)
@@ -207,7 +207,7 @@ class Runner:
         try:
             sessions, storm_sessions = self.sign_in_all(web.url)
             if first:
-                self.prepare_api(web.url)
+                self.prepare_api(web.url, sessions)
             data: dict[str, Any] = {"web_url": web.url, "scenarios": {}}
             if store == "filesystem":
                 data["session_bytes"] = measure.session_bytes_filesystem(web.session_dir,
