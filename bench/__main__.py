@@ -145,7 +145,8 @@ class Runner:
             f"{self.args.duration:g}s")
         run = self.load(f"{name}{conc}", url, script, conc, counts)
         log(f"  {run['requests_per_s']:.1f} req/s, p50 {run['p50_ms']:.2f} ms, "
-            f"p99 {run['p99_ms']:.2f} ms, errors {run['errors']}")
+            f"p99 {run['p99_ms']:.2f} ms, errors {run['errors']}"
+            + (f" (answers by status: {run['statuses']})" if run["errors"] else ""))
         return run
 
     # --- the run -----------------------------------------------------------------------------

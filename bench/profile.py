@@ -96,18 +96,12 @@ def parse_collapsed(text: str) -> list[tuple[Stack, int]]:
 
 
 def _short(frame: str) -> str:
-    """`fn (/long/path/site-packages/pkg/mod.py:12)` → `fn (pkg/mod.py)`: one row per function,
-    whatever line was running."""
-    name, _, where = frame.partition(" (")
-    where = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/lib/python3", "/work/"):
-        if marker in where:
-            where = where.split(marker, 1)[1]
-            if marker == "/lib/python3":
-                where = where.split("/", 1)[1] if "/" in where else where
-    if "/" in where and where.count("/") > 2:
-        where = "/".join(where.split("/")[-3:])
-    return f"{name} ({where})"
+    """`fn (pkg/mod.py:12)` → `fn (pkg/mod.py)`: one row per function, whatever line ran.
+    (py-spy already shortens file names to their path under sys.path.)"""
+    name, sep, where = frame.partition(" (")
+    if not sep:
+        return frame
+    return f"{name} ({where.rstrip(')').rsplit(':', 1)[0]})"
 
 
 def summarize(stacks: Iterable[tuple[Stack, int]], top: int = 15) -> dict[str, Any]:

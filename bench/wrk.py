@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
@@ -29,6 +29,7 @@ _SOCKET_LINE = re.compile(
 )
 _NON2XX_LINE = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 _UNEXPECTED_LINE = re.compile(r"^BENCH unexpected=(\d+)\s*$", re.MULTILINE)
+_STATUSES_LINE = re.compile(r"^BENCH statuses=([\d:,]*)\s*$", re.MULTILINE)
 
 
 class WrkError(Exception):
@@ -49,6 +50,7 @@ class WrkResult:
     socket_errors: dict[str, int]
     non_2xx_3xx: int
     unexpected_status: int
+    statuses: dict[str, int] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -76,6 +78,7 @@ def parse_wrk(output: str) -> WrkResult:
     socket = _SOCKET_LINE.search(output)
     non2xx = _NON2XX_LINE.search(output)
     unexpected = _UNEXPECTED_LINE.search(output)
+    statuses = _STATUSES_LINE.search(output)
     return WrkResult(
         requests=int(requests.group(1)),
         duration_s=_ms(requests.group(2), requests.group(3)) / 1000.0,
@@ -90,7 +93,14 @@ def parse_wrk(output: str) -> WrkResult:
         ),
         non_2xx_3xx=int(non2xx.group(1)) if non2xx else 0,
         unexpected_status=int(unexpected.group(1)) if unexpected else 0,
+        statuses=_statuses(statuses.group(1)) if statuses else {},
     )
+
+
+def _statuses(text: str) -> dict[str, int]:
+    """`200:15,302:2` → {"200": 15, "302": 2} (our script's count of answers by status)."""
+    pairs = (part.split(":", 1) for part in text.split(",") if ":" in part)
+    return {status: int(n) for status, n in pairs}
 
 
 def lua_string(value: str) -> str:
@@ -122,6 +132,10 @@ function setup(thread)
 end
 function init(args)
   unexpected = 0
+  statuses = {}
+end
+local function count(status)
+  statuses[status] = (statuses[status] or 0) + 1
 end
 local function copy(t)
   local c = {}
@@ -130,8 +144,16 @@ local function copy(t)
 end
 function done(summary, latency, requests)
   local total = 0
-  for _, t in ipairs(threads) do total = total + t:get("unexpected") end
+  local all = {}
+  for _, t in ipairs(threads) do
+    total = total + t:get("unexpected")
+    for status, n in pairs(t:get("statuses")) do all[status] = (all[status] or 0) + n end
+  end
   io.write(string.format("BENCH unexpected=%d\\n", total))
+  local parts = {}
+  for status, n in pairs(all) do table.insert(parts, status .. ":" .. n) end
+  table.sort(parts)
+  io.write("BENCH statuses=" .. table.concat(parts, ",") .. "\\n")
 end
 """
 
@@ -149,6 +171,7 @@ request = function()
   return wrk.format("GET", {lua_string(path)}, copy(users[i]))
 end
 response = function(status, headers, body)
+  count(status)
   if status ~= {int(expect)} then unexpected = unexpected + 1 end
 end
 """
@@ -183,6 +206,7 @@ request = function()
     '{{"description": "{WRITE_MARK}' .. i .. '"}}')
 end
 response = function(status, headers, body)
+  count(status)
   if status == 201 then
     local id = string.match(body, '"id"%s*:%s*(%d+)')
     local u = string.match(body, "bench%-write u(%d+)")
