@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,13 +101,13 @@ class Runner:
         self.args = args
         self.workdir = workdir
         self.processes: list[Process] = []
+        self.measured: dict[str, Process] = {}  # whose CPU time is measured: "api", "web"
         self.results: dict[str, Any] = {"api": {}, "stores": {}}
 
     # --- load runs ---------------------------------------------------------------------------
 
     def load(
         self, label: str, url: str, script: str, connections: int, counts: dict[str, int],
-        during: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         """Warm-up run, then the measured run; tenant counters around the measured run only."""
         script_dir = self.workdir / "wrk"
@@ -116,14 +115,21 @@ class Runner:
             wrk.run_wrk(url, script, script_dir, connections=connections,
                         duration_s=self.args.warmup)
         before = measure.idp_counts(self.admin)
-        if during:
-            during()
+        cpu_before = {name: p.cpu_seconds() for name, p in self.measured.items()}
         result, output = wrk.run_wrk(url, script, script_dir, connections=connections,
                                      duration_s=self.args.duration)
+        cpu = {name: p.cpu_seconds() - cpu_before[name] for name, p in self.measured.items()}
         measure.add_counts(counts, measure.count_delta(before, measure.idp_counts(self.admin)))
         (self.workdir / "wrk-outputs").mkdir(exist_ok=True)
         (self.workdir / "wrk-outputs" / f"{label}.txt").write_text(output)
-        return result.to_json()
+        run = result.to_json()
+        # CPU time each server used per request during the measured run: unlike req/s, it
+        # does not depend on how much of the machine other processes took meanwhile.
+        for name, seconds in cpu.items():
+            run[f"{name}_cpu_ms_per_request"] = (
+                round(1000 * seconds / result.requests, 3) if result.requests else None
+            )
+        return run
 
     def scenario(
         self, name: str, conc: int, web_url: str | None, sessions: list[users.WebSession],
@@ -159,6 +165,7 @@ class Runner:
         self.api = start_api(self.tenant, self.workdir, self.args.api_workers,
                              self.args.api_threads)
         self.processes.append(self.api.process)
+        self.measured["api"] = self.api.process
         self.redis = None
         if "redis" in self.args.stores:
             self.redis = start_redis(self.workdir)
@@ -204,6 +211,7 @@ class Runner:
             self.args.web_threads, redis_url=self.redis.url if self.redis else None,
         )
         self.processes.append(web.process)
+        self.measured["web"] = web.process
         web_url = f"http://127.0.0.1:{web.port}"
         try:
             sessions, storm_sessions = self.sign_in_all(web.url)

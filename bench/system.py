@@ -58,6 +58,11 @@ class Process:
         assert self.proc is not None
         return self.proc.pid
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by this process and its live children (the
+        Gunicorn master and its workers), from /proc."""
+        return sum(_cpu_seconds(pid) for pid in [self.pid, *_children(self.pid)])
+
     def start(self, ready: Callable[[], bool], timeout: float = START_TIMEOUT) -> Process:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
@@ -85,6 +90,32 @@ class Process:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command: state(0) ... utime(11) stime(12) (proc(5) fields 14 and 15).
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
 
 
 def answers(url: str, ca_file: str | None = None) -> Callable[[], bool]:
