@@ -64,6 +64,8 @@ PARTS: list[tuple[str, Callable[[Stack], bool]]] = [
      _all(_file("gunicorn/"), _not(IN_APP))),
     ("session load (Flask-Session open_session)", _has("open_session", "flask_session/")),
     ("session save (Flask-Session save_session)", _has("save_session", "flask_session/")),
+    ("identity.acquire_token (session cache → MSAL → token)",
+     _has("acquire_token", "app/identity.py")),
     ("MSAL app construction (ConfidentialClientApplication.__init__)",
      _has("__init__", "msal/application.py")),
     ("MSAL acquire_token_silent_with_error", _has("acquire_token_silent_with_error", "msal/")),
@@ -128,13 +130,13 @@ def summarize(stacks: Iterable[tuple[Stack, int]], top: int = 15) -> dict[str, A
             for f, n in counter.most_common() if not skip(f)
         ][:top]
 
-    plumbing = ("process ", "<module>", "run (gunicorn", "_bootstrap", "thread", "worker")
+    plumbing = ("process ", "Thread.", "<module>", "_worker ", "_WorkItem.", "Flask.__call__",
+                "Flask.wsgi_app", "Flask.full_dispatch_request", "Flask.dispatch_request")
     return {
         "samples": total,
         "parts": parts,
         "top_self": rows(self_time),
-        "top_inclusive": rows(inclusive, lambda f: f.startswith(plumbing)
-                              or "gunicorn/" in f or "concurrent/futures" in f),
+        "top_inclusive": rows(inclusive, lambda f: f.startswith(plumbing) or "gunicorn/" in f),
     }
 
 
