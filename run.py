@@ -87,7 +87,7 @@ def answers(url: str, ca_file: str | None) -> Callable[[], bool]:
     def probe() -> bool:
         try:
             return http.get(url).status_code == 200
-        except requests.RequestException:
+        except (requests.RequestException, OSError):  # OSError: the CA file is not there yet
             return False
 
     return probe

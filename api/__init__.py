@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from common.http import HttpClient
 from common.oidc import KeySet, fetch_discovery
@@ -41,17 +41,29 @@ class CaseInsensitivePaths:
         return self.wsgi_app(environ, start_response)
 
 
-def create_app(config: Config) -> Flask:
-    """The API for `config` (raises `common.oidc.DiscoveryError` if the tenant is unreachable)."""
-    app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.config["TODOLIST"] = config
+def _response_headers(response: Response) -> Response:
+    """No MIME sniffing anywhere; no caching of answers that depend on the caller's token."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if "Authorization" in request.headers or request.path.startswith("/api/todolist"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
-    http = HttpClient(ca_file=config.ca_file)
+
+def create_app(config: Config, http: HttpClient | None = None) -> Flask:
+    """The API for `config` (raises `common.oidc.DiscoveryError` if the tenant is unreachable,
+    `common.oidc.TokenError` if its key set is).
+
+    `http` is the client for the tenant (default: a new `HttpClient` trusting `CA_FILE`).
+    """
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep id, owner, description
+
+    http = http or HttpClient(ca_file=config.ca_file)
     discovery = fetch_discovery(http, config.authority)
     keys = KeySet(http, discovery["jwks_uri"], config.jwks_min_refresh_seconds)
-    keys.load()
+    if keys.load() == 0:
+        app.logger.warning("the tenant's key set at %s holds no RS256 key", discovery["jwks_uri"])
     app.extensions["todolist.validator"] = TokenValidator(
         keys,
         issuer=discovery["issuer"],
@@ -68,6 +80,7 @@ def create_app(config: Config) -> Flask:
 
     errors.register(app)
     requestlog.register(app)
+    app.after_request(_response_headers)
     app.register_blueprint(todolist.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)

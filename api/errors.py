@@ -39,8 +39,29 @@ def _api_problem(exc: ApiProblem) -> Response:
     return problem(exc.status, exc.detail, exc.headers)
 
 
+MAX_DRAIN_BYTES = 1024 * 1024
+
+
+def _drain_body() -> None:
+    """Read (and drop) an unread request body of modest size before answering early.
+
+    Answering 413 while the client is still sending makes the server close a connection with
+    unread data, which the client sees as a reset instead of our answer.
+    """
+    length = request.content_length or 0
+    if 0 < length <= MAX_DRAIN_BYTES:
+        stream = request.environ["wsgi.input"]
+        while length > 0:
+            chunk = stream.read(min(length, 65536))
+            if not chunk:
+                break
+            length -= len(chunk)
+
+
 def _http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
+    if status == 413:
+        _drain_body()
     headers: dict[str, str] = {}
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         headers["Allow"] = ", ".join(sorted(exc.valid_methods))

@@ -88,6 +88,9 @@ def create_app(config: Config | None = None) -> Flask:
         SECRET_KEY=config.session_secret,
         WEB_CONFIG=config,
         MAX_CONTENT_LENGTH=64 * 1024,
+        # CSRF tokens live as long as the server-side session they belong to; a page left
+        # open for an hour still signs out.
+        WTF_CSRF_TIME_LIMIT=None,
         **_session_settings(config),
     )
     Session(app)

@@ -293,7 +293,7 @@ def call(
     did nothing. A second 401 raises `SignInRequired` for that scope.
     Raises `SignInRequired`, `IdentityProviderUnavailable`, `ApiUnavailable`, `ApiAnswer`.
     """
-    kind = READ if method.upper() == "GET" else WRITE
+    kind = READ if method.upper() in ("GET", "HEAD") else WRITE
     scopes = scopes_for(kind)
     api = client()
     if not scopes:

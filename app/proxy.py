@@ -124,11 +124,16 @@ def _success(result: ApiResult) -> Response:
     return resp
 
 
+def _method() -> str:
+    # Flask answers HEAD with the GET view (and drops the body); the API is asked with GET.
+    return "GET" if request.method == "HEAD" else request.method
+
+
 @bp.route("", methods=["GET", "POST"])
 def collection() -> Response:
-    return _forward(request.method)
+    return _forward(_method())
 
 
 @bp.route("/<item_id>", methods=["GET", "PUT", "DELETE"])
 def item(item_id: str) -> Response:
-    return _forward(request.method, item_id)
+    return _forward(_method(), item_id)

@@ -159,8 +159,8 @@ def _failure(
         return _problem_page(
             "Your account lacks permission",
             "Your account does not have permission to "
-            + ("read" if op == "list" else "change")
-            + " the to-do list. Ask the administrator to grant it access.",
+            + ("read" if request.method == "GET" else "change")
+            + " the to-do list. Ask the administrator of this site to grant it access.",
             403,
             description=description,
         )

@@ -84,6 +84,8 @@ def fetch_discovery(http: requests.Session, authority: str) -> dict[str, Any]:
         doc = resp.json()
     except ValueError as exc:
         raise DiscoveryError(f"the tenant's discovery document at {url} is not JSON") from exc
+    if not isinstance(doc, dict):
+        raise DiscoveryError(f"the tenant's discovery document at {url} is not a JSON object")
     missing = [k for k in REQUIRED_DISCOVERY_KEYS if not isinstance(doc.get(k), str)]
     if missing:
         raise DiscoveryError(f"the discovery document lacks {', '.join(missing)}")
@@ -125,8 +127,12 @@ class KeySet:
         except (requests.RequestException, ValueError) as exc:
             reason = type(exc).__name__
             raise KeySetUnavailable(f"the signing keys could not be fetched ({reason})") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise KeySetUnavailable("the tenant's key set is not a JWKS document")
         keys: dict[str | None, jwt.PyJWK] = {}
-        for entry in data.get("keys", []):
+        for entry in data["keys"]:
+            if not isinstance(entry, dict):
+                continue
             if entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
                 continue
             try:

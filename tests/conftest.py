@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.web",
     "tests.fixtures.todos",
+    "tests.fixtures.chromium",
 ]

@@ -49,6 +49,8 @@ def test_a_user_creates_reads_updates_and_deletes_an_item(api: ApiServer, tokens
     assert item["owner"] == alice.oid
     assert item["description"] == "Buy milk"
     assert resp.headers["Location"] == f"/api/todolist/{item['id']}"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
     got = api.request("GET", f"/api/todolist/{item['id']}", alice.token)
     assert got.status_code == 200
@@ -212,10 +214,11 @@ def test_bodies_that_are_not_json_or_too_large_are_refused(api: ApiServer, token
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert_problem(text, 415, "must be JSON")
-    huge = api.request(
-        "POST", "/api/todolist", alice.token, json={"description": "x" * (128 * 1024)}
-    )
-    assert_problem(huge, 413)
+    for _ in range(5):  # the answer arrives intact, not as a connection reset
+        huge = api.request(
+            "POST", "/api/todolist", alice.token, json={"description": "x" * (128 * 1024)}
+        )
+        assert_problem(huge, 413)
 
 
 @pytest.mark.parametrize("raw_id", ["abc", "1.5", "0x10", "9" * 30, "%20", "1e3"])

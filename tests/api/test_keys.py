@@ -7,11 +7,15 @@ for every other test (other components' caches have their own cool-downs).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
 
+from common.http import HttpClient
+from common.oidc import KeySet, KeySetUnavailable, TokenError
 from tests.api.tokens import READ, READ_ALL, READWRITE, Forger, Tokens
 from tests.fixtures.api import ApiServer
 from tests.fixtures.tenant import RunningTenant, running_tenant
@@ -82,3 +86,60 @@ def test_a_rotated_key_is_picked_up(own_tenant: RunningTenant, api_server_factor
         assert api.request("GET", "/api/todolist", before.token).status_code == 200
     assert key_fetches(own_tenant) == 1
     tokens.http.close()
+    api.stop()  # its keep-alive connections would hold up the module tenant's shutdown
+
+
+def test_a_tenant_that_goes_away_after_start_up(
+    tmp_path_factory: pytest.TempPathFactory, api_server_factory
+) -> None:
+    """Cached keys keep working; a token that needs a key-set fetch gets 503, not 401 or 500."""
+    with running_tenant(tmp_path_factory.mktemp("vanishing-tenant")) as gone:
+        api = api_server_factory(of_tenant=gone)
+        tokens = Tokens(gone)
+        token = tokens.fresh_app(READ_ALL).token
+        forger = Forger(gone)
+        unknown_kid = forger.sign(forger.claims(token), key=forger.own_key, kid="new-key")
+        tokens.http.close()
+        proc = gone.process.proc
+        assert proc is not None
+        proc.kill()  # the tenant crashes (and a clean stop would wait for the API's connections)
+        proc.wait()
+    assert api.request("GET", "/api/todolist", token).status_code == 200
+    resp = api.request("GET", "/api/todolist", unknown_kid)
+    assert resp.status_code == 503
+    assert resp.headers["Content-Type"] == "application/problem+json"
+    assert resp.headers["Retry-After"]
+    assert "signing keys could not be fetched" in resp.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [b"[]", b'{"keys": "none"}', b"not json", b'{"keys": [1, "x"]}'])
+def test_a_key_set_that_is_not_jwks_is_unavailable_not_a_crash(body: bytes) -> None:
+    """What `KeySet` (common.oidc) makes of a key endpoint answering garbage."""
+
+    class Garbage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with HttpClient() as http:
+            keys = KeySet(http, f"http://127.0.0.1:{server.server_port}/keys", 0)
+            if body == b'{"keys": [1, "x"]}':
+                assert keys.load() == 0  # entries that are not keys are skipped
+            else:
+                with pytest.raises(KeySetUnavailable):
+                    keys.load()
+            with pytest.raises(TokenError):
+                keys.get("any-kid")
+    finally:
+        server.shutdown()
+        server.server_close()

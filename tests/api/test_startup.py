@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
+from common.http import HttpClient
+from common.oidc import DiscoveryError, fetch_discovery
 from tests.support.ports import free_port
 from tests.support.servers import ROOT
 
@@ -98,3 +104,26 @@ def test_an_unreachable_tenant_stops_start_up_with_a_clear_message(tmp_path: Pat
     assert f"the tenant at {authority}/v2.0/.well-known/openid-configuration" in done.stderr
     assert "could not be reached" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_discovery_document_that_is_not_an_object_is_a_discovery_error(tmp_path: Path) -> None:
+    class ListDocument(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ListDocument)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with HttpClient() as http, pytest.raises(DiscoveryError, match="not a JSON object"):
+            fetch_discovery(http, f"http://127.0.0.1:{server.server_port}/tenant")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,7 +3,8 @@
 The local tenant, a ToDoList API of these tests' own (so one test may stop and restart it) and
 the web app (`python run.py` against them) run as real processes on free loopback ports; the
 browser uses them as a person would. Every page a test visits is saved as a screenshot under
-test-artifacts/screenshots/ (git-ignored; CI keeps it as an artifact).
+test-artifacts/screenshots/ (git-ignored; CI keeps it as an artifact). The one Chromium of
+the session comes from `tests/fixtures/chromium.py`.
 """
 
 from __future__ import annotations
@@ -14,42 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.fixtures.todos import WebServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).parent == Path(__file__).parent:
             item.add_marker(pytest.mark.browser)
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="session")
-def chromium(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-    )
-    yield browser
-    browser.close()
 
 
 @pytest.fixture(scope="session")

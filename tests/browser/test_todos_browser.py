@@ -154,8 +154,19 @@ def test_html_shows_as_text_and_the_keyboard_reaches_everything(
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 
+    box = page.locator("#todo-description")
+    expect(box).to_be_focused()
+    keys.press("Enter")  # empty: the browser's own check stops it
+    assert box.evaluate("el => el.validity.valueMissing")
+    keys.type("   ")
+    keys.press("Enter")  # only spaces: todos.js stops it (the API would refuse it too)
+    assert box.evaluate("el => el.validationMessage") == "Type a description, not only spaces."
+    expect(page.locator("#todo-count")).to_have_text("0 items")
+    expect(page.locator(".todo-flashes")).to_have_count(0)
+    keys.press("ControlOrMeta+a")
+    keys.press("Backspace")
+
     html_text = '<img src=x onerror="alert(1)"><script>alert(2)</script><b>bold</b>'
-    expect(page.locator("#todo-description")).to_be_focused()
     keys.type(html_text)
     keys.press("Enter")
     expect(page.locator(".todo-flashes")).to_contain_text("Added")

@@ -224,3 +224,17 @@ def test_the_access_log_never_shows_the_authorization_code(
     assert any("/auth/redirect?code=[...]&state=[...]" in line for line in lines), lines
     for secret in (back.params["code"], back.params["state"]):
         assert not any(secret in line for line in lines)
+
+
+@pytest.mark.parametrize("credential", ["thumbprint", "certificate"])
+def test_a_certificate_can_replace_the_client_secret(
+    tenant_reset: Any, tmp_path: Any, credential: str
+) -> None:
+    settings = {**tenant_reset.env("web", credential=credential), "JWKS_MIN_REFRESH_SECONDS": "0"}
+    assert "CLIENT_SECRET" not in settings
+    with LiveWeb(settings, tmp_path / "instance") as web:
+        assert isinstance(web.config.client_credential, dict)
+        browser = WebBrowser(web.url, tenant_reset.ca_file)
+        user = tenant_reset.add_user()
+        assert browser.sign_in(user, next="/users/id").headers["Location"] == "/users/id"
+        assert user.oid in browser.get("/users/id").text

@@ -19,8 +19,8 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests.fixtures.tenant import RunningTenant
-from tests.fixtures.web import LiveWeb, WebBrowser, private_tenant
+from tests.fixtures.tenant import RunningTenant, running_tenant
+from tests.fixtures.web import LiveWeb, WebBrowser
 
 HOST = "contoso.ciamlogin.com"
 DISCOVERY = f"https://{HOST}/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
@@ -54,9 +54,9 @@ class RouteHostAdapter(HTTPAdapter):
 
 @pytest.fixture(scope="module")
 def contoso_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTenant]:
-    """A local tenant named contoso.onmicrosoft.com."""
+    """A local tenant of its own, named contoso.onmicrosoft.com."""
     root = tmp_path_factory.mktemp("contoso-tenant")
-    with private_tenant(root, name="contoso.onmicrosoft.com") as running:
+    with running_tenant(root, name="contoso.onmicrosoft.com") as running:
         yield running
 
 

@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.fixtures.web import LiveWeb, WebBrowser, private_tenant, stored_session
+from tests.fixtures.tenant import running_tenant
+from tests.fixtures.web import LiveWeb, WebBrowser, stored_session
 from tests.support.ports import free_port
 
 ID_TOKEN_FAULTS = [
@@ -228,7 +229,7 @@ def test_cookies_are_secure_when_the_app_is_served_over_https(
 def test_a_tenant_gone_between_its_form_and_the_answer_gets_a_page(
     tmp_path: Path, web_settings: dict[str, str]
 ) -> None:
-    with private_tenant(tmp_path / "tenant") as own:
+    with running_tenant(tmp_path / "tenant") as own:
         settings = {**web_settings, **own.env("web"), "TENANT_TIMEOUT": "2"}
         with LiveWeb(settings, tmp_path / "instance") as web:
             browser = WebBrowser(web.url, own.ca_file)
@@ -239,3 +240,23 @@ def test_a_tenant_gone_between_its_form_and_the_answer_gets_a_page(
             assert_friendly(resp, 503, "The sign-in service is unavailable")
             assert 'href="/auth/signin">Sign in again' in resp.text
             assert browser.get("/users/id").status_code == 302
+
+
+def test_the_tenants_own_error_redirect_gets_the_problem_page(
+    tenant_reset: Any, web_settings: dict[str, str], tmp_path: Path
+) -> None:
+    """An app without consent to the API asks for an API scope: the tenant answers the
+    redirect URI with error=consent_required, as External ID does."""
+    reg = tenant_reset.admin.add_client("web", consented_scopes=[])
+    settings = {**web_settings, "CLIENT_ID": reg["client_id"],
+                "CLIENT_SECRET": reg["client_secret"]}
+    with LiveWeb(settings, tmp_path / "instance") as web:
+        browser = WebBrowser(web.url, tenant_reset.ca_file)
+        scope = web.config.todolist_read
+        answer = browser.tenant.open(browser.start("/auth/signin", next="/users/id", scope=scope))
+        assert answer.params["error"] == "consent_required"
+        resp = browser.back(answer)
+        assert_friendly(resp, 400, "The sign-in service reported a problem")
+        assert "consent_required: AADSTS65001" in page_text(resp)
+        assert 'href="/auth/signin?next=/users/id">Sign in again' in resp.text
+        assert browser.get("/users/id").status_code == 302

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from common.http import HttpClient
-from tests.fixtures.tenant import RunningTenant
-from tests.fixtures.web import LiveWeb, WebBrowser, private_tenant
+from tests.fixtures.tenant import RunningTenant, running_tenant
+from tests.fixtures.web import LiveWeb, WebBrowser
 
 
 @pytest.fixture(scope="module")
 def own_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTenant]:
-    with private_tenant(tmp_path_factory.mktemp("keys-tenant")) as running:
+    with running_tenant(tmp_path_factory.mktemp("keys-tenant")) as running:
         yield running
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -184,3 +185,12 @@ def test_run_py_reports_bad_settings_in_one_message(tmp_path: Path) -> None:
     assert "PORT must be a TCP port" in result.stderr
     assert "CLIENT_SECRET is missing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_env_example_documents_every_setting() -> None:
+    source = (ROOT / "config.py").read_text()
+    read = set(re.findall(r'\.get\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    example = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    assert {"TENANT_SUBDOMAIN", "CLIENT_ID", "REDIRECT_URI", "SESSION_SECRET"} <= read
+    assert read == documented

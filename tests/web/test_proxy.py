@@ -50,6 +50,9 @@ def test_crud_through_the_proxy(todo_web: WebServer, sign_in) -> None:
     listed = json_call(user, "GET", "/api/todolist")
     assert listed.status_code == 200
     assert listed.json() == []
+    head = json_call(user, "HEAD", "/api/todolist")
+    assert head.status_code == 200
+    assert head.content == b""
     assert listed.headers["Cache-Control"] == "no-store"
 
     created = json_call(user, "POST", "/api/todolist", csrf, json={"description": "Water plants"})

@@ -10,11 +10,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fixtures.tenant import running_tenant
 from tests.fixtures.todos import WebServer, WebUser
+from tests.support.browser import FormBrowser
 from tests.web.upstreams import ScriptedServer
 
 TEXT = "Renew passport <before> July & 'soon'"
@@ -114,6 +117,10 @@ def test_api_403_shows_the_permission_page(stub_user: WebUser, upstream: Scripte
     page = stub_user.post_form("/todos", {"description": TEXT}, csrf)
     assert page.status_code == 403
     assert "Your account lacks permission" in page.text
+    assert "permission to change the to-do list" in page.text
+    listing = stub_user.get("/todos")
+    assert listing.status_code == 403
+    assert "permission to read the to-do list" in listing.text
     kept = re.search(r'id="todo-kept-text" value="([^"]*)"', page.text)
     assert kept
     assert html.unescape(kept.group(1)) == TEXT
@@ -196,6 +203,28 @@ def test_write_after_sign_in_again_comes_back_with_the_text(
     assert listed(user.get("/todos").text) == [TEXT]
 
 
+def test_edit_after_sign_in_again_comes_back_to_the_edit_form(
+    todo_web: WebServer, tenant_reset: Any, running_todo_api: Any, sign_in
+) -> None:
+    first = sign_in(todo_web)
+    first.post_form("/todos", {"description": "Old words"})
+    item_id = first.get("/api/todolist").json()[0]["id"]
+    # The same person in a new session: no write token cached there yet.
+    user = sign_in(todo_web, first.user)
+    edit_path = f"/todos/{item_id}/edit"
+    assert box_value(user.get(edit_path).text, "todo-edit-description") == "Old words"
+    tenant_reset.admin.refuse_next_refresh("interaction_required")
+    resp = user.post_form(edit_path, {"description": TEXT}, user.csrf("/"))
+    assert resp.status_code == 302
+    back = user.follow_sign_in(resp.headers["Location"])
+    assert back.headers["Location"] == edit_path
+    form = user.get(edit_path)
+    assert box_value(form.text, "todo-edit-description") == TEXT
+    saved = user.post_form(edit_path, {"description": TEXT}, user.csrf("/"))
+    assert saved.status_code == 302
+    assert listed(user.get("/todos").text) == [TEXT]
+
+
 def test_second_failure_in_a_row_shows_a_page_not_a_loop(
     todo_web: WebServer, tenant_reset: Any, running_todo_api: Any, sign_in
 ) -> None:
@@ -255,3 +284,33 @@ def test_read_only_consent_gets_the_permission_page(
     assert proxied.status_code == 403
     assert proxied.headers["Content-Type"].startswith("application/problem+json")
     assert listed(user.get("/todos").text) == []
+
+
+# --- the tenant unreachable when a token has to be refreshed ----------------------------------
+
+
+def test_tenant_unreachable_during_a_todo_operation(
+    upstream: ScriptedServer, tmp_path: Path
+) -> None:
+    break_upstream(upstream, 200, "[]", "application/json", hang=False)
+    with running_tenant(tmp_path / "tenant") as own_tenant:
+        person = own_tenant.add_user()
+        web = WebServer(
+            {**own_tenant.env("web"), "TODOLIST_API_URL": upstream.url}, tmp_path, "web-tenant"
+        ).start()
+        try:
+            user = WebUser(web, FormBrowser(own_tenant.ca_file), person).sign_in("/")
+            csrf = user.csrf("/")
+            own_tenant.process.stop()  # the read and write tokens now need the tenant
+            page = user.get("/todos")
+            assert page.status_code == 503
+            assert "The sign-in service is unavailable." in page.text
+            added = user.post_form("/todos", {"description": TEXT}, csrf)
+            assert added.status_code == 503
+            assert box_value(added.text) == TEXT
+            proxied = user.request("GET", "/api/todolist")
+            assert proxied.status_code == 503
+            assert proxied.headers["Content-Type"].startswith("application/problem+json")
+        finally:
+            web.stop()
+    assert upstream.requests == [], "without a token nothing reaches the API"
