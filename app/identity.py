@@ -153,9 +153,9 @@ def request_path() -> str:
 class Identity:
     """The process-wide sign-in machinery; per-request state lives in the Flask session."""
 
-    def __init__(self, config: Config, http: HttpClient | None = None) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
-        self.http = http or HttpClient(ca_file=config.ca_file, timeout=config.tenant_timeout)
+        self.http = HttpClient(ca_file=config.ca_file, timeout=config.tenant_timeout)
         self.http_cache: dict[Any, Any] = {}
         self._lock = threading.Lock()
         self._discovery: dict[str, Any] | None = None
