@@ -18,6 +18,7 @@ from typing import Any
 from devtenant.admin import TenantAdmin
 
 from . import measure, report, users, wrk
+from .profile import ProfileError
 from .system import ROOT, Process, StartError, start_api, start_redis, start_tenant, start_web
 
 DEFAULT_OUT = ROOT / "bench-results" / "latest.json"
@@ -53,7 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="a smoke run: 2 s per run, 1 s warm-up (numbers are rough)")
     p.add_argument("--profile", action="store_true",
                    help="instead of the matrix: scenario C at concurrency 16 on the file-system "
-                   "store with the web app's workers under py-spy; profile in bench-results/")
+                   "store with the web app's workers under py-spy, then scenario A at 16 with "
+                   "the API's; profiles in bench-results/")
     p.add_argument("--web-workers", type=int, default=cpus, help=f"default {cpus} (nproc)")
     p.add_argument("--web-threads", type=int, default=4, help="default 4")
     p.add_argument("--api-workers", type=int, default=cpus, help=f"default {cpus} (nproc)")
@@ -226,9 +228,16 @@ class Runner:
                 data["session_bytes"] = measure.session_bytes_redis(self.redis.client(),
                                                                     sessions)
             if self.args.profile:
-                from .profile import profile_run
+                from .profile import API_PARTS, PARTS, profile_run
 
-                data["profile"] = profile_run(self, web, web_url, sessions)
+                page = wrk.read_script("/todos", [s.headers() for s in sessions])
+                data["profile"] = profile_run(self, "C16", web.process.pid, web_url, page, PARTS)
+                bearer = [{"Authorization": f"Bearer {u.bearer}"} for u in self.load_users]
+                self.results["api"]["profile"] = profile_run(
+                    self, "A16", self.api.process.pid,
+                    self.api.url.replace("localhost", "127.0.0.1"),
+                    wrk.read_script("/api/todolist", bearer), API_PARTS,
+                )
                 self.results["stores"][store] = data
                 return
             if first:
@@ -289,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = runner.run()
         ok = True
-    except (StartError, users.SignInError, wrk.WrkError, subprocess.SubprocessError) as exc:
+    except (StartError, users.SignInError, wrk.WrkError, ProfileError,
+            subprocess.SubprocessError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     finally:

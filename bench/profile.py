@@ -1,10 +1,12 @@
-"""`--profile`: scenario C at concurrency 16 with the web app's workers sampled by py-spy.
+"""`--profile`: scenario C at concurrency 16 with the web app's workers sampled by py-spy, then
+scenario A at concurrency 16 with the API's.
 
 py-spy attaches to the Gunicorn master and its workers (`--subprocesses`) without restarting
 them and samples the threads that are on the CPU (idle threads are left out: waiting for the
 API costs no CPU). The collapsed stacks (`--format raw`, one `frame;frame;... count` line per
-distinct stack; speedscope and flamegraph.pl read it) go to `bench-results/profile-C16.txt`,
-and `summarize` turns them into the share of samples spent in each part of the request path.
+distinct stack; speedscope and flamegraph.pl read it) go to `bench-results/profile-C16.txt`
+(`profile-A16.txt` for the API), and `summarize` turns them into the share of samples spent
+in each part of the request path.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from . import wrk
 
 if TYPE_CHECKING:
     from .__main__ import Runner
-    from .system import Web
-    from .users import WebSession
 
 SAMPLE_RATE = 200  # Hz per process
 
@@ -82,6 +82,21 @@ PARTS: list[tuple[str, Callable[[Stack], bool]]] = [
     ("JSON encode/decode", lambda s: any("/json/" in f for f in s)),
 ]
 
+# The same for the API (`--profile` samples it during scenario A at concurrency 16).
+API_PARTS: list[tuple[str, Callable[[Stack], bool]]] = [
+    ("Flask app, whole request (wsgi_app)", IN_APP),
+    ("Gunicorn outside the app (HTTP parsing, TLS, socket I/O, worker loop)",
+     _all(_file("gunicorn/"), _not(IN_APP))),
+    ("TLS (ssl.py, anywhere)", _file("ssl.py")),
+    ("bearer token validation (api/auth.py authenticate)", _has("authenticate", "api/auth.py")),
+    ("listing the items (api/storage.py ToDoStore.list)", _has("list", "api/storage.py")),
+    ("PyJWT (signature, claims)", _file("jwt/")),
+    ("SQLAlchemy (query, ORM, pool)", _file("sqlalchemy/")),
+    ("request log (api/requestlog.py)", _file("api/requestlog.py")),
+    ("logging", _file("logging/__init__.py")),
+    ("JSON encode/decode", lambda s: any("/json/" in f for f in s)),
+]
+
 
 def parse_collapsed(text: str) -> list[tuple[Stack, int]]:
     """`frame;frame;... count` lines (py-spy --format raw) → (frames root first, count)."""
@@ -106,14 +121,17 @@ def _short(frame: str) -> str:
     return f"{name} ({where.rstrip(')').rsplit(':', 1)[0]})"
 
 
-def summarize(stacks: Iterable[tuple[Stack, int]], top: int = 15) -> dict[str, Any]:
+def summarize(
+    stacks: Iterable[tuple[Stack, int]], top: int = 15,
+    parts_of: list[tuple[str, Callable[[Stack], bool]]] = PARTS,
+) -> dict[str, Any]:
     """Share of samples per part of the request path, top self-time and inclusive functions."""
     stacks = list(stacks)
     total = sum(n for _, n in stacks)
     if total == 0:
         return {"samples": 0, "parts": [], "top_self": [], "top_inclusive": []}
     parts = []
-    for name, test in PARTS:
+    for name, test in parts_of:
         n = sum(count for stack, count in stacks if test(stack))
         parts.append({"part": name, "samples": n, "percent": round(100 * n / total, 1)})
     self_time: Counter[str] = Counter()
@@ -151,39 +169,46 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+class ProfileError(Exception):
+    """py-spy is missing or could not sample the server."""
+
+
 def py_spy() -> str:
     found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(found).exists():
-        raise FileNotFoundError("py-spy is not installed (pip install -r requirements-dev.txt)")
+        raise ProfileError("py-spy is not installed (pip install -r requirements-dev.txt)")
     return found
 
 
-def profile_run(runner: Runner, web: Web, web_url: str, sessions: list[WebSession]) -> dict:
-    """Warm up, then scenario C at concurrency 16 while py-spy samples the web app."""
+def profile_run(
+    runner: Runner, label: str, pid: int, url: str, script: str,
+    parts_of: list[tuple[str, Callable[[Stack], bool]]],
+) -> dict[str, Any]:
+    """Warm up, then 16 connections of `script` against `url` while py-spy samples the
+    Gunicorn master `pid` and its workers; files `bench-results/profile-<label>.*`."""
     args = runner.args
     out_dir = args.out.parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    raw_path = out_dir / "profile-C16.txt"
-    script = wrk.read_script("/todos", [s.headers() for s in sessions])
+    raw_path = out_dir / f"profile-{label}.txt"
     script_dir = runner.workdir / "wrk"
-    wrk.run_wrk(web_url, script, script_dir, connections=16, duration_s=max(args.warmup, 2))
+    wrk.run_wrk(url, script, script_dir, connections=16, duration_s=max(args.warmup, 2))
     spy = subprocess.Popen(
-        [py_spy(), "record", "--pid", str(web.process.pid), "--subprocesses", "--gil",
+        [py_spy(), "record", "--pid", str(pid), "--subprocesses", "--gil",
          "--rate", str(SAMPLE_RATE), "--duration", str(round(args.duration)), "--format", "raw",
          "--output", str(raw_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    result, _ = wrk.run_wrk(web_url, script, script_dir, connections=16,
-                            duration_s=args.duration)
+    result, _ = wrk.run_wrk(url, script, script_dir, connections=16, duration_s=args.duration)
     spy_output, _ = spy.communicate(timeout=args.duration + 60)
     if spy.returncode != 0 or not raw_path.is_file():
-        raise RuntimeError(f"py-spy failed ({spy.returncode}): {spy_output.strip()}")
-    summary = summarize(parse_collapsed(raw_path.read_text()))
+        raise ProfileError(f"py-spy failed ({spy.returncode}): {spy_output.strip()}")
+    summary = summarize(parse_collapsed(raw_path.read_text()), parts_of=parts_of)
     summary["load_while_profiled"] = result.to_json()
     summary["raw_profile"] = str(raw_path)
-    (out_dir / "profile-C16.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out_dir / "profile-C16-summary.txt").write_text(format_summary(summary) + "\n")
-    print(format_summary(summary))
+    text = format_summary(summary)
+    (out_dir / f"profile-{label}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out_dir / f"profile-{label}-summary.txt").write_text(text + "\n")
+    print(f"=== profile {label} ===\n{text}")
     print(f"\nunder py-spy: {result.requests_per_s:.1f} req/s, p50 {result.p50_ms:.2f} ms "
-          f"(sampling costs CPU; use the unprofiled run's numbers for throughput)")
-    return {"raw": str(raw_path), "summary": str(out_dir / "profile-C16-summary.txt")}
+          f"(sampling costs CPU; use the unprofiled run's numbers for throughput)\n")
+    return {"raw": str(raw_path), "summary": str(out_dir / f"profile-{label}-summary.txt")}
