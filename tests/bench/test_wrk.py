@@ -128,10 +128,15 @@ class Recorder(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """wrk drops its connections when the run ends; the broken pipes are expected."""
+
+
 @pytest.fixture
 def recorder() -> Iterator[str]:
     Recorder.seen, Recorder.owners, Recorder.next_id = [], {}, 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    server = QuietServer(("127.0.0.1", 0), Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
