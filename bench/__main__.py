@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -92,6 +93,12 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _children_cpu_seconds() -> float:
+    """CPU time of this process's finished children (getrusage RUSAGE_CHILDREN)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -118,9 +125,12 @@ class Runner:
                         duration_s=self.args.warmup)
         before = measure.idp_counts(self.admin)
         cpu_before = {name: p.cpu_seconds() for name, p in self.measured.items()}
+        cpu_before["wrk"] = _children_cpu_seconds()
         result, output = wrk.run_wrk(url, script, script_dir, connections=connections,
                                      duration_s=self.args.duration)
         cpu = {name: p.cpu_seconds() - cpu_before[name] for name, p in self.measured.items()}
+        # wrk is the only child process that ends during the measured run.
+        cpu["wrk"] = _children_cpu_seconds() - cpu_before["wrk"]
         measure.add_counts(counts, measure.count_delta(before, measure.idp_counts(self.admin)))
         (self.workdir / "wrk-outputs").mkdir(exist_ok=True)
         (self.workdir / "wrk-outputs" / f"{label}.txt").write_text(output)

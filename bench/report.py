@@ -154,9 +154,9 @@ def table(results: Mapping[str, Any]) -> str:
     and the targets with PASS/FAIL."""
     lines = [
         f"{'store':<11} {'scenario':<36} {'conc':>4} {'req/s':>10} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'errors':>7} {'web CPU':>8} {'API CPU':>8}",
+        f"{'p99 ms':>8} {'errors':>7} {'web CPU':>8} {'API CPU':>8} {'wrk CPU':>8}",
         f"{'':<11} {'':<36} {'':>4} {'':>10} {'':>8} {'':>8} {'':>7} {'ms/req':>8} "
-        f"{'ms/req':>8}",
+        f"{'ms/req':>8} {'ms/req':>8}",
     ]
 
     def run_line(store: str, scenario: str, conc: str, run: Mapping[str, Any]) -> str:
@@ -164,7 +164,8 @@ def table(results: Mapping[str, Any]) -> str:
                 f"{_num(run['requests_per_s'], 1):>10} {_num(run['p50_ms']):>8} "
                 f"{_num(run['p99_ms']):>8} {_num(run['errors']):>7} "
                 f"{_num(run.get('web_cpu_ms_per_request')):>8} "
-                f"{_num(run.get('api_cpu_ms_per_request')):>8}")
+                f"{_num(run.get('api_cpu_ms_per_request')):>8} "
+                f"{_num(run.get('wrk_cpu_ms_per_request')):>8}")
 
     for conc, run in sorted((_get(results, "api", "A") or {}).items(), key=lambda kv: int(kv[0])):
         lines.append(run_line("-", "A", conc, run))
