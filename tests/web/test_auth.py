@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from app.identity import local_path
+from app.serving import redact
 from tests.fixtures.web import LiveWeb, WebBrowser, stored_session
 
 
@@ -238,3 +240,31 @@ def test_a_certificate_can_replace_the_client_secret(
         user = tenant_reset.add_user()
         assert browser.sign_in(user, next="/users/id").headers["Location"] == "/users/id"
         assert user.oid in browser.get("/users/id").text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/todos?page=2", "/todos?page=2"),
+        ("/", "/"),
+        ("//evil.example", None),
+        ("/\\evil.example", None),
+        ("https://evil.example/", None),
+        ("evil.example", None),
+        ("/a\r\nSet-Cookie: x=1", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_local_path_accepts_only_paths_on_this_site(
+    value: str | None, expected: str | None
+) -> None:
+    assert local_path(value) == expected
+
+
+def test_redact_hides_codes_and_tokens_but_keeps_the_rest() -> None:
+    assert redact("/auth/redirect?code=abc&state=xyz&session_state=s") == (
+        "/auth/redirect?code=[...]&state=[...]&session_state=[...]"
+    )
+    assert redact("/todos?page=2") == "/todos?page=2"
+    assert redact("/users/id") == "/users/id"
