@@ -31,7 +31,7 @@ test: $(VENV)/.dev system-packages lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev system-packages
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,147 @@
+"""Measurements besides wrk: tenant counters, session sizes, the refresh storm."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+from cachelib.file import FileSystemCache
+
+from devtenant.admin import TenantAdmin
+
+from .users import WebSession
+
+SESSION_KEY_PREFIX = "todo_session:"  # app/__init__.py: SESSION_KEY_PREFIX = "<cookie name>:"
+
+
+def idp_counts(admin: TenantAdmin) -> dict[str, int]:
+    """The tenant's counters the issue watches: discovery, key set, token (all grants)."""
+    raw = admin.counts()
+    token = raw.get("token") or {}
+    return {
+        "discovery": int(raw.get("discovery", 0)),
+        "keys": int(raw.get("keys", 0)),
+        "token": int(sum(token.values())),
+        "refresh_token": int(token.get("refresh_token", 0)),
+        "authorization_code": int(token.get("authorization_code", 0)),
+    }
+
+
+def count_delta(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
+    return {k: after[k] - before.get(k, 0) for k in after}
+
+
+def add_counts(total: dict[str, int], more: Mapping[str, int]) -> None:
+    for k, v in more.items():
+        total[k] = total.get(k, 0) + v
+
+
+def session_bytes_filesystem(session_dir: Path, sessions: Sequence[WebSession]) -> dict[str, Any]:
+    """Bytes on disk of each user's session file (the file cachelib keeps `todo_session:<sid>` in;
+    its name is a hash of that key, computed by cachelib itself)."""
+    cache = FileSystemCache(str(session_dir))
+    sizes = []
+    for s in sessions:
+        path = Path(cache._get_filename(SESSION_KEY_PREFIX + s.cookie))
+        sizes.append(path.stat().st_size if path.is_file() else None)
+    return _size_summary(sizes, "file size in the session directory")
+
+
+def session_bytes_redis(client: Any, sessions: Sequence[WebSession]) -> dict[str, Any]:
+    """Length of each user's stored value in Redis (STRLEN of `todo_session:<sid>`)."""
+    sizes = []
+    for s in sessions:
+        key = SESSION_KEY_PREFIX + s.cookie
+        sizes.append(int(client.strlen(key)) if client.exists(key) else None)
+    return _size_summary(sizes, "STRLEN of the Redis value")
+
+
+def _size_summary(sizes: list[int | None], what: str) -> dict[str, Any]:
+    found = [s for s in sizes if s is not None]
+    return {
+        "what": what,
+        "users": len(sizes),
+        "missing": len(sizes) - len(found),
+        "mean": round(statistics.fmean(found), 1) if found else None,
+        "max": max(found) if found else None,
+        "min": min(found) if found else None,
+    }
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile (pct in 0-100) of `values`; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+def _burst(url: str, headers: Mapping[str, str], count: int) -> list[tuple[str, float]]:
+    """`count` GETs of `url` released at once (a barrier), each on its own connection:
+    (status or exception name, milliseconds) for each."""
+    barrier = threading.Barrier(count)
+    lock = threading.Lock()
+    outcomes: list[tuple[str, float]] = []
+
+    def hit(http: requests.Session) -> None:
+        barrier.wait()
+        started = time.perf_counter()
+        try:
+            resp = http.get(url, headers=dict(headers), allow_redirects=False, timeout=30)
+            status = str(resp.status_code)
+        except requests.RequestException as exc:
+            status = type(exc).__name__
+        with lock:
+            outcomes.append((status, (time.perf_counter() - started) * 1000))
+
+    clients = []
+    for _ in range(count):
+        http = requests.Session()
+        http.trust_env = False
+        clients.append(http)
+    threads = [threading.Thread(target=hit, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in clients:
+        c.close()
+    return outcomes
+
+
+def refresh_storm(
+    web_url: str, admin: TenantAdmin, sessions: Sequence[WebSession], per_user: int = 50,
+    path: str = "/api/todolist",
+) -> dict[str, Any]:
+    """For each user in turn, `per_user` concurrent requests whose access token is due for
+    refresh. The tenant's refresh-token counter before/after each user's burst gives that
+    user's redemptions. Errors: any answer but 200, or no answer."""
+    refreshes: list[int] = []
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    for s in sessions:
+        before = idp_counts(admin)["refresh_token"]
+        for status, ms in _burst(f"{web_url}{path}", s.headers(), per_user):
+            latencies.append(ms)
+            statuses[status] = statuses.get(status, 0) + 1
+        refreshes.append(idp_counts(admin)["refresh_token"] - before)
+    return {
+        "users": len(sessions),
+        "requests_per_user": per_user,
+        "refreshes_per_user": refreshes,
+        "errors": sum(n for status, n in statuses.items() if status != "200"),
+        "statuses": statuses,
+        "p50_ms": _round(percentile(latencies, 50)),
+        "p99_ms": _round(percentile(latencies, 99)),
+        "max_ms": _round(max(latencies) if latencies else None),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
