@@ -6,7 +6,7 @@ write the authorization code to the log. So:
   sensitive query values as `[...]`, status, duration, request id) and gives each request an id
   (the caller's `X-Request-ID` when it is a plain short token, else a new one) that is sent on
   to the ToDoList API and echoed in the response. Under Gunicorn this is the access log
-  (gunicorn.conf.py switches Gunicorn's own off and redacts its error log with `RedactingFilter`).
+  (gunicorn.conf.py switches Gunicorn's own off and redacts query values in its error log).
 - `RedactingRequestHandler` does the same for Werkzeug's access log (local use).
 - `trust_proxies` applies `X-Forwarded-For/-Proto/-Host/-Port` only for the configured number
   of proxy hops (`TRUSTED_PROXY_HOPS`; 0, the default, trusts none).
@@ -35,7 +35,6 @@ SENSITIVE_PARAMETERS = frozenset(
 log = logging.getLogger("app.requests")
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_URI_IN_TEXT = re.compile(r"(/[^\s?\"']*\?[^\s\"']*)")
 
 
 def redact(path: str) -> str:
@@ -48,24 +47,6 @@ def redact(path: str) -> str:
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return f"{parts.path}?{urlencode(pairs, safe='[]./:')}"
-
-
-def redact_text(text: str) -> str:
-    """`text` with every `/path?query` in it redacted (for Gunicorn's error messages)."""
-    return _URI_IN_TEXT.sub(lambda m: redact(m.group(1)), text)
-
-
-class RedactingFilter(logging.Filter):
-    """A log filter that redacts sensitive query values in a record's message and arguments."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact_text(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_text(a) if isinstance(a, str) else a for a in record.args
-            )
-        return True
 
 
 def _start_request() -> None:
