@@ -89,3 +89,6 @@ class _RedactQuery(logging.Filter):
 
 def on_starting(server: object) -> None:
     logging.getLogger("gunicorn.error").addFilter(_RedactQuery())
+    # `--log-level` on the command line applies to the apps' loggers too (e.g. `warning`
+    # silences the per-request lines).
+    logging.getLogger().setLevel(server.cfg.loglevel.upper())  # type: ignore[attr-defined]
