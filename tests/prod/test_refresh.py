@@ -98,3 +98,21 @@ def test_one_refresh_with_the_file_system_store(
     with GunicornWeb(prod_web_settings, tmp_path) as web:  # 2 workers x 4 threads
         refresh_burst(lifetimes, [web], scope)
         assert_written_once_with_a_fresh_token(stored_files(web), scope)
+
+
+def test_a_fresh_token_is_used_without_lock_or_write(
+    prod_web_settings: dict[str, str], lifetimes: Any, api_server: Any, tmp_path: Path
+) -> None:
+    """The hot path: a fresh cached token is read, no lock file is ever created, nothing is
+    written (the file store shows both)."""
+    scope = prod_web_settings["TODOLIST_READ"]
+    with GunicornWeb(prod_web_settings, tmp_path, WEB_CONCURRENCY="1") as web:
+        browser = WebBrowser(web.url, lifetimes.ca_file)
+        sign_in(browser, lifetimes.add_user(), scope=scope)  # default (long) lifetimes
+        lifetimes.admin.reset_counts()
+        responses = burst([f"{web.url}/api/todolist"] * 8, browser.session_id or "")
+        assert [r.status_code for r in responses] == [200] * 8
+        assert lifetimes.admin.counts()["token"]["refresh_token"] == 0
+        tokens_dir = web.instance_dir / "tokens"
+        assert list(tokens_dir.glob("*.lock")) == []
+        assert [s["v"] for s in stored_files(web)] == [1]  # as written at sign-in
