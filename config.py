@@ -51,6 +51,14 @@ def _http_url(value: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def _http_url_or_path(value: Any) -> bool:
+    """An http(s) URL, or a path (`/auth/redirect`) resolved against each request's host."""
+    text = str(value)
+    if text.startswith("/"):
+        return not text.startswith("//") and not urlsplit(text).netloc
+    return _http_url(text)
+
+
 def _https_url(value: Any) -> bool:
     parts = urlsplit(str(value))
     return parts.scheme == "https" and bool(parts.hostname)
@@ -100,6 +108,7 @@ class Config:
     port: int = DEFAULT_PORT
     session_type: str = "filesystem"
     redis_url: str | None = None
+    trusted_proxy_hops: int = 0
 
     @property
     def session_dir(self) -> Path:
@@ -107,7 +116,11 @@ class Config:
 
     @property
     def secure_cookies(self) -> bool:
-        """Cookies are marked Secure when the app is served over https."""
+        """Cookies are always marked Secure when the configured redirect URI is https.
+
+        Otherwise each response marks them Secure when its request came over https (as WSGI
+        sees it: behind a proxy, only with `TRUSTED_PROXY_HOPS`).
+        """
         return urlsplit(self.redirect_uri).scheme == "https"
 
     @property
@@ -149,12 +162,12 @@ class Config:
         credential = cls._credential(r)
         base = f"http://localhost:{port}"
         redirect_uri = r.get(
-            "REDIRECT_URI", default=f"{base}/auth/redirect", check=_http_url,
-            expect="an http(s) URL",
+            "REDIRECT_URI", default=f"{base}/auth/redirect", check=_http_url_or_path,
+            expect="an http(s) URL or a path like /auth/redirect",
         )
         post_logout = r.get(
-            "POST_LOGOUT_REDIRECT_URI", default=f"{base}/", check=_http_url,
-            expect="an http(s) URL",
+            "POST_LOGOUT_REDIRECT_URI", default=f"{base}/", check=_http_url_or_path,
+            expect="an http(s) URL or a path like /",
         )
         read = r.get("TODOLIST_READ", check=_scope, expect="a scope URI (api://<id>/ToDoList.Read)")
         readwrite = r.get(
@@ -191,6 +204,11 @@ class Config:
         instance = Path(
             instance_dir or r.get("INSTANCE_DIR") or DEFAULT_INSTANCE_DIR
         ).resolve()
+        hops = r.get(
+            "TRUSTED_PROXY_HOPS", default=0, parse=int, check=lambda v: 0 <= v <= 10,
+            expect="the number of proxies in front of the app whose X-Forwarded-* headers to "
+            "trust (0-10; 0: none)",
+        )
         secret = r.get("SESSION_SECRET")
         if secret is not None and len(secret) < 32:
             r.problem("SESSION_SECRET must be at least 32 characters (or leave it out)")
@@ -217,6 +235,7 @@ class Config:
             port=port,
             session_type=session_type,
             redis_url=redis_url,
+            trusted_proxy_hops=hops,
         )
 
     @staticmethod

@@ -49,12 +49,14 @@ def _response_headers(response: Response) -> Response:
     return response
 
 
-def create_app(config: Config, http: HttpClient | None = None) -> Flask:
+def create_app(config: Config | None = None, http: HttpClient | None = None) -> Flask:
     """The API for `config` (raises `common.oidc.DiscoveryError` if the tenant is unreachable,
     `common.oidc.TokenError` if its key set is).
 
+    `config` defaults to the environment over `api/.env` (Gunicorn: `api:create_app()`);
     `http` is the client for the tenant (default: a new `HttpClient` trusting `CA_FILE`).
     """
+    config = config or Config.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep id, owner, description

@@ -2,7 +2,9 @@
 
 `create_app(config)` builds it (flaskr style). The pieces: `identity` (MSAL, ID-token validation,
 the per-session token cache), `auth` and `pages` blueprints, `errors` (pages and problem+json),
-`security` (CSRF and response headers), server-side sessions with Flask-Session.
+`security` (CSRF and response headers), server-side sessions with Flask-Session (`sessions`),
+the token store (`token_store`), `health` (`/healthz`, `/readyz`), and `serving` (request log,
+request ids, trusted proxies). Gunicorn serves it as `app:create_app()` (gunicorn.conf.py).
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from cachelib.file import FileSystemCache
 from flask import Flask, current_app
-from flask_session import Session
 
-from app import auth, errors, pages, security
+from app import auth, errors, health, pages, security, serving, sessions
 from app.identity import Identity, current_identity
+from app.token_store import FileTokenStore, RedisTokenStore, TokenStore
 from config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,24 +34,29 @@ SESSION_FILE_LIMIT = 10_000
 FEATURE_MODULES = ("app.todos", "app.proxy")
 
 
-def _session_settings(config: Config) -> dict[str, object]:
-    if config.session_type == "redis":
-        import redis
+# Redis: fail fast when the server is down (a 503 page, not a hung request).
+REDIS_CONNECT_TIMEOUT = 2.0
+REDIS_SOCKET_TIMEOUT = 5.0
 
-        store: dict[str, object] = {
-            "SESSION_TYPE": "redis",
-            "SESSION_REDIS": redis.Redis.from_url(config.redis_url or ""),
-        }
-    else:
-        config.session_dir.mkdir(parents=True, exist_ok=True)
-        store = {
-            "SESSION_TYPE": "cachelib",
-            "SESSION_CACHELIB": FileSystemCache(
-                str(config.session_dir), threshold=SESSION_FILE_LIMIT, mode=0o600
-            ),
-        }
+
+def _stores(config: Config) -> tuple[redis.Redis | FileSystemCache, TokenStore]:
+    """The session store and the token store: both in Redis, or both under the instance dir."""
+    lifetime = SESSION_LIFETIME.total_seconds()
+    if config.session_type == "redis":
+        client = redis.Redis.from_url(
+            config.redis_url or "",
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+            health_check_interval=30,
+        )
+        return client, RedisTokenStore(client, lifetime)
+    config.session_dir.mkdir(parents=True, exist_ok=True)
+    files = FileSystemCache(str(config.session_dir), threshold=SESSION_FILE_LIMIT, mode=0o600)
+    return files, FileTokenStore(config.instance_dir / "tokens", lifetime)
+
+
+def _session_settings(config: Config) -> dict[str, object]:
     return {
-        **store,
         "SESSION_PERMANENT": True,
         # Store writes only when the session changed (e.g. the token cache): a session lasts
         # SESSION_LIFETIME from its last change, not from its last request.
@@ -93,10 +101,15 @@ def create_app(config: Config | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         **_session_settings(config),
     )
-    Session(app)
+    serving.init_app(app)
+    serving.trust_proxies(app, config.trusted_proxy_hops)
+    session_store, token_store = _stores(config)
+    sessions.init_app(app, session_store, key_prefix=f"{SESSION_COOKIE}:")
     security.init_app(app)
-    app.extensions["identity"] = Identity(config)
+    app.extensions["identity"] = Identity(config, token_store)
     errors.init_app(app)
+    sessions.register_error_handlers(app)
+    health.init_app(app)
     app.context_processor(_template_context)
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth.bp)

@@ -9,6 +9,10 @@ is answered from the document `Identity` already holds.
 MSAL checks `state` and `nonce` but not the ID token itself, so `complete_sign_in` validates it
 (signature, `iss`, `aud`/`azp`, `exp`/`iat`/`nbf`, `sub`, `tid`, `nonce`) before anything from
 the response reaches the session.
+
+The token cache is not in the session but in `app.token_store` under a key the session holds,
+so that concurrent requests of one user, on any thread or instance, refresh it once and never
+write an older copy over a newer one (see `acquire_token` and `app/token_store.py`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,14 @@ import msal
 import requests
 from flask import current_app, redirect, request, session, url_for
 
+from app.token_store import (
+    FileTokenStore,
+    StoredTokens,
+    TokenStore,
+    TokenStoreBusy,
+    new_key,
+    valid_key,
+)
 from common.http import HttpClient
 from common.oidc import (
     DiscoveryError,
@@ -48,7 +60,9 @@ warnings.filterwarnings("ignore", message="response_mode='form_post' is recommen
 FLOWS_KEY = "auth_flows"
 USER_KEY = "user"
 ACCOUNT_KEY = "account_id"
-CACHE_KEY = "token_cache"
+TOKENS_KEY = "token_key"  # the key of this session's token cache in the token store
+# MSAL refreshes an access token that expires within 5 minutes; the lock-free path does too.
+ACCESS_TOKEN_MARGIN = 300
 FLOW_LIFETIME = 600.0
 MAX_PENDING_FLOWS = 5
 CLOCK_SKEW = 120.0
@@ -144,6 +158,17 @@ def local_path(value: str | None) -> str | None:
     return value
 
 
+def absolute_url(address: str) -> str:
+    """`address` as configured, or for a path (`/auth/redirect`) the URL on this request's host.
+
+    The scheme and host are the request's as WSGI sees them: behind a proxy they are the public
+    ones only when `TRUSTED_PROXY_HOPS` lets ProxyFix apply the proxy's forwarded headers.
+    """
+    if address.startswith("/"):
+        return request.host_url.rstrip("/") + address
+    return address
+
+
 def request_path() -> str:
     """The current request's path and query, as a return address."""
     query = request.query_string.decode("latin-1")
@@ -153,8 +178,11 @@ def request_path() -> str:
 class Identity:
     """The process-wide sign-in machinery; per-request state lives in the Flask session."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, tokens: TokenStore | None = None) -> None:
         self.config = config
+        self.tokens: TokenStore = tokens or FileTokenStore(
+            config.instance_dir / "tokens", 12 * 3600
+        )
         self.http = HttpClient(ca_file=config.ca_file, timeout=config.tenant_timeout)
         self.http_cache: dict[Any, Any] = {}
         self._lock = threading.Lock()
@@ -227,7 +255,7 @@ class Identity:
         app = self._msal_app(msal.SerializableTokenCache())
         flow = app.initiate_auth_code_flow(
             scopes=list(scopes or []),
-            redirect_uri=self.config.redirect_uri,
+            redirect_uri=absolute_url(self.config.redirect_uri),
             prompt=prompt,
             response_mode=RESPONSE_MODE,
         )
@@ -269,13 +297,18 @@ class Identity:
                 session.pop(FLOWS_KEY, None)
             raise
         # Signed in. The session still holds the flow, so it is not empty and gets a new id.
+        old_key = session.get(TOKENS_KEY)
+        token_key = new_key()
+        self.tokens.save(token_key, StoredTokens(1, cache.serialize()))
         current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
         kept = {key: session[key] for key in self.keep_at_sign_in if key in session}
         session.clear()
         session.update(kept)
         session[USER_KEY] = claims
         session[ACCOUNT_KEY] = account_id
-        session[CACHE_KEY] = cache.serialize()
+        session[TOKENS_KEY] = token_key
+        if valid_key(old_key):
+            self.tokens.delete(old_key)
         return cast(str, entry["next"])
 
     def _redeem(
@@ -356,21 +389,65 @@ class Identity:
         return claims if isinstance(claims, dict) else None
 
     def acquire_token(self, scopes: list[str], force_refresh: bool = False) -> str:
-        """An access token for `scopes` from the session's cache (refreshing when needed).
+        """An access token for `scopes` from the session's token cache (refreshing when needed).
+
+        A fresh cached token is returned without a lock or a write. Otherwise the refresh runs
+        under the cache's lock in the token store, on the cache as re-read under that lock, so
+        that of many concurrent requests (threads or processes) one redeems the refresh token
+        and the others find its result.
 
         Raises `SignInRequired` when there is no user or the tenant needs them, and
         `IdentityProviderUnavailable` when the tenant cannot be reached or refuses the app.
         """
-        if self.user() is None:
+        token_key = session.get(TOKENS_KEY)
+        account_id = session.get(ACCOUNT_KEY)
+        if self.user() is None or not valid_key(token_key) or not isinstance(account_id, str):
             raise SignInRequired(scopes, "not signed in")
+        if not force_refresh:
+            token = self._fresh_access_token(self.tokens.load(token_key), scopes, account_id)
+            if token is not None:
+                return token
+        try:
+            with self.tokens.locked(token_key):
+                return self._acquire_locked(token_key, account_id, scopes, force_refresh)
+        except TokenStoreBusy as exc:
+            raise IdentityProviderUnavailable(
+                "another request is still refreshing your sign-in", 503
+            ) from exc
+
+    def _fresh_access_token(
+        self, stored: StoredTokens, scopes: list[str], account_id: str
+    ) -> str | None:
+        """A cached access token for `scopes` that MSAL would return without refreshing."""
+        if stored.cache is None:
+            return None
         cache = msal.SerializableTokenCache()
-        serialized = session.get(CACHE_KEY)
-        if isinstance(serialized, str):
-            cache.deserialize(serialized)
+        cache.deserialize(stored.cache)
+        now = time.time()
+        for entry in cache.search(
+            msal.TokenCache.CredentialType.ACCESS_TOKEN,
+            target=list(scopes),
+            query={"client_id": self.config.client_id, "home_account_id": account_id},
+        ):
+            if int(entry["expires_on"]) - now < ACCESS_TOKEN_MARGIN:
+                continue
+            if "refresh_on" in entry and int(entry["refresh_on"]) < now:
+                continue
+            return cast(str, entry["secret"])
+        return None
+
+    def _acquire_locked(
+        self, token_key: str, account_id: str, scopes: list[str], force_refresh: bool
+    ) -> str:
+        """MSAL's silent acquisition on the stored cache; the caller holds its lock."""
+        stored = self.tokens.load(token_key)
+        if stored.cache is None:
+            raise SignInRequired(scopes, "the session's tokens are gone")
+        cache = msal.SerializableTokenCache()
+        cache.deserialize(stored.cache)
         app = self._msal_app(cache)
-        accounts = app.get_accounts(username=None)
         account = next(
-            (a for a in accounts if a.get("home_account_id") == session.get(ACCOUNT_KEY)), None
+            (a for a in app.get_accounts() if a.get("home_account_id") == account_id), None
         )
         if account is None:
             raise SignInRequired(scopes, "the session holds no account")
@@ -382,7 +459,7 @@ class Identity:
             raise _unavailable(exc, "token") from exc
         finally:
             if cache.has_state_changed:
-                session[CACHE_KEY] = cache.serialize()
+                self.tokens.save(token_key, StoredTokens(stored.version + 1, cache.serialize()))
         if result is None:
             raise SignInRequired(scopes, "no token for these scopes")
         if "access_token" in result:
@@ -403,16 +480,19 @@ class Identity:
         That is the tenant's `end_session_endpoint` with our `post_logout_redirect_uri`, or the
         post-logout address itself when the tenant cannot be reached.
         """
+        token_key = session.get(TOKENS_KEY)
         session.clear()
+        if valid_key(token_key):
+            self.tokens.delete(token_key)
         try:
             endpoint = self.discovery().get("end_session_endpoint")
         except IdentityProviderUnavailable:
             endpoint = None
         if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
-            return self.config.post_logout_redirect_uri
+            return absolute_url(self.config.post_logout_redirect_uri)
         query = urlencode(
             {
-                "post_logout_redirect_uri": self.config.post_logout_redirect_uri,
+                "post_logout_redirect_uri": absolute_url(self.config.post_logout_redirect_uri),
                 "client_id": self.config.client_id,
             }
         )

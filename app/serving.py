@@ -1,14 +1,28 @@
-"""Serving the app with Werkzeug's threaded WSGI server (local use) without leaking secrets.
+"""Serving the app: the request log, request ids, trusted proxies, and Werkzeug for local use.
 
 The provider's answer arrives as `/auth/redirect?code=...&state=...`; a stock access log would
-write the authorization code to the log. `RedactingRequestHandler` logs such values as `[...]`.
+write the authorization code to the log. So:
+- `init_app` logs one line per request itself (logger `app.requests`: method, path with
+  sensitive query values as `[...]`, status, duration, request id) and gives each request an id
+  (the caller's `X-Request-ID` when it is a plain short token, else a new one) that is sent on
+  to the ToDoList API and echoed in the response. Under Gunicorn this is the access log
+  (gunicorn.conf.py switches Gunicorn's own off and redacts query values in its error log).
+- `RedactingRequestHandler` does the same for Werkzeug's access log (local use).
+- `trust_proxies` applies `X-Forwarded-For/-Proto/-Host/-Port` only for the configured number
+  of proxy hops (`TRUSTED_PROXY_HOPS`; 0, the default, trusts none).
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import time
+import uuid
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from flask import Flask
+from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.serving import make_server as werkzeug_make_server
 
@@ -16,6 +30,11 @@ SENSITIVE_PARAMETERS = frozenset(
     {"code", "state", "id_token", "access_token", "refresh_token", "client_info",
      "session_state", "csrf_token"}
 )
+
+
+log = logging.getLogger("app.requests")
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def redact(path: str) -> str:
@@ -30,6 +49,42 @@ def redact(path: str) -> str:
     return f"{parts.path}?{urlencode(pairs, safe='[]./:')}"
 
 
+def _start_request() -> None:
+    g.started = time.perf_counter()
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _log_request(response: Response) -> Response:
+    request_id = g.get("request_id") or uuid.uuid4().hex
+    response.headers[REQUEST_ID_HEADER] = request_id
+    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    path = redact(request.full_path if request.query_string else request.path)
+    log.info(
+        "%s %s %s %.1fms request_id=%s",
+        request.method,
+        path.encode("unicode_escape").decode("ascii")[:300],
+        response.status_code,
+        duration_ms,
+        request_id,
+    )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Request ids and the one-line-per-request log (registered first, so it runs last)."""
+    app.before_request(_start_request)
+    app.after_request(_log_request)
+
+
+def trust_proxies(app: Flask, hops: int) -> None:
+    """Apply the `X-Forwarded-*` headers of `hops` proxies in front of the app (0: none)."""
+    if hops > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
+
+
 class RedactingRequestHandler(WSGIRequestHandler):
     """Werkzeug's request handler with an access log that never shows codes or tokens."""
 
@@ -41,7 +96,7 @@ class RedactingRequestHandler(WSGIRequestHandler):
         self.log("info", '"%s" %s %s', line, code, size)
 
 
-def make_server(app: Flask, host: str, port: int) -> BaseWSGIServer:
+def make_server(app: Flask | Any, host: str, port: int) -> BaseWSGIServer:
     """A threaded server for `app` on `host:port` (raises OSError if the port is taken)."""
     return werkzeug_make_server(
         host, port, app, threaded=True, request_handler=RedactingRequestHandler

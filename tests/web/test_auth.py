@@ -7,7 +7,6 @@ cookie jar for the app and the tenant, the tenant's forms filled over HTTP.
 from __future__ import annotations
 
 import html
-import json
 import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +16,7 @@ import requests
 
 from app.identity import local_path
 from app.serving import redact
-from tests.fixtures.web import LiveWeb, WebBrowser, stored_session
+from tests.fixtures.web import LiveWeb, WebBrowser, stored_session, stored_tokens
 
 
 def claim_row(name: str, value: str) -> str:
@@ -92,7 +91,8 @@ def test_session_cookie_holds_only_an_id_with_safe_flags(
     stored = stored_session(live_web.app, sid)
     assert stored is not None
     assert stored["user"]["oid"] == user.oid
-    cache = json.loads(stored["token_cache"])
+    cache = stored_tokens(live_web.app, sid)
+    assert cache is not None
     assert len(cache["RefreshToken"]) == 1
     assert len(cache["IdToken"]) == 1
 

@@ -63,7 +63,7 @@ def test_a_faulty_id_token_leaves_the_user_signed_out_with_nothing_kept(
     assert 'href="/auth/signin?next=/users/id"' in resp.text
     assert tenant_reset.admin.counts()["token"]["authorization_code"] == 1  # it was redeemed
     stored = stored_session(live_web.app, web_browser.session_id) or {}
-    assert not {"user", "token_cache", "account_id"} & set(stored)
+    assert not {"user", "token_key", "account_id"} & set(stored)
     assert not session_files_mention(live_web, user.oid)
     assert web_browser.get("/users/id").status_code == 302
     assert "Hi " not in web_browser.get("/").text

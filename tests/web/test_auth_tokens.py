@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from app import SESSION_COOKIE
 from app.identity import current_identity
+from tests.fixtures.web import stored_session
 from tests.support.browser import FormBrowser
 
 
@@ -43,9 +44,10 @@ def sign_in(client: FlaskClient, tenant: Any) -> Any:
 
 
 def store_file_stamp(app: Flask, client: FlaskClient) -> tuple[int, int]:
+    """Identifies the stored version of the session's token cache (its file in the store)."""
     sid = client.get_cookie(SESSION_COOKIE).value
-    cache = app.session_interface.cache  # type: ignore[attr-defined]
-    stat = os.stat(cache._get_filename(f"{SESSION_COOKIE}:{sid}"))
+    key = stored_session(app, sid)["token_key"]
+    stat = os.stat(app.config["WEB_CONFIG"].instance_dir / "tokens" / f"{key}.json")
     return stat.st_ino, stat.st_mtime_ns
 
 

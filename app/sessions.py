@@ -1,0 +1,120 @@
+"""Server-side sessions (Flask-Session) that survive an unreachable store and follow https.
+
+- The store (Redis, or files) may be down: opening a session then yields an `UnavailableSession`
+  and `init_app`'s `before_request` answers 503 "the session store is unavailable" (an HTML page,
+  or problem+json under `/api/`) instead of a 500. A failure while saving turns the response into
+  that 503 too. Nothing is cached about the failure: the next request tries the store again
+  (redis-py reconnects by itself), so service resumes without a restart.
+- The session cookie is `Secure` when configured (`Config.secure_cookies`) or when the request
+  came over https as WSGI sees it (behind a proxy only with `TRUSTED_PROXY_HOPS`, see
+  `app.serving.trust_proxies`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from cachelib.file import FileSystemCache
+from flask import Flask, Request, Response, current_app, request, session
+from flask_session.base import ServerSideSession
+from flask_session.cachelib import CacheLibSessionInterface
+from flask_session.redis import RedisSessionInterface
+
+from app.errors import error_page
+
+# What a broken store raises: redis-py's errors, and the file system's.
+STORE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+UNAVAILABLE_TITLE = "The session store is unavailable"
+UNAVAILABLE_MESSAGE = (
+    "This site cannot reach the store that keeps sign-ins, so it cannot serve you right now. "
+    "Nothing was changed. Please try again in a minute."
+)
+
+
+class UnavailableSession(ServerSideSession):
+    """Stands in for a session that could not be read; it is never saved."""
+
+
+def store_unavailable() -> Response:
+    response = error_page(503, UNAVAILABLE_TITLE, UNAVAILABLE_MESSAGE)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+class _StoreAware:
+    """Mixed into Flask-Session's interfaces: store failures become 503s; https → Secure."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+    def open_session(self, app: Flask, req: Request) -> ServerSideSession:
+        try:
+            return super().open_session(app, req)  # type: ignore[misc, no-any-return]
+        except STORE_ERRORS as exc:
+            app.logger.error("session store unavailable: %s", type(exc).__name__)
+            return UnavailableSession(sid="", permanent=False)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        if isinstance(session, UnavailableSession):
+            return
+        try:
+            super().save_session(app, session, response)  # type: ignore[misc]
+        except STORE_ERRORS as exc:
+            app.logger.error("session store unavailable when saving: %s", type(exc).__name__)
+            _become(response, store_unavailable())
+
+
+class RedisSessions(_StoreAware, RedisSessionInterface):
+    pass
+
+
+class FileSessions(_StoreAware, CacheLibSessionInterface):
+    pass
+
+
+def _become(response: Response, replacement: Response) -> None:
+    """Turn `response` (already built) into `replacement`, dropping cookies and redirects."""
+    response.status_code = replacement.status_code
+    response.set_data(replacement.get_data())
+    for name in ("Location", "Set-Cookie", "Content-Type"):
+        del response.headers[name]
+    for name, value in replacement.headers.items():
+        if name.lower() != "content-length":
+            response.headers[name] = value
+
+
+# Served without a session: static files (the error page's style) and the health checks.
+SESSIONLESS_ENDPOINTS = frozenset({"static", "health.healthz", "health.readyz"})
+
+
+def _refuse_without_store() -> Response | None:
+    if request.endpoint in SESSIONLESS_ENDPOINTS:
+        return None
+    if isinstance(session, UnavailableSession):
+        return store_unavailable()
+    return None
+
+
+def _store_error(exc: Exception) -> Response:
+    current_app.logger.error("session store unavailable: %s", type(exc).__name__)
+    return store_unavailable()
+
+
+def init_app(app: Flask, store: redis.Redis | FileSystemCache, key_prefix: str) -> None:
+    """Install the session interface for `store`; requests whose session cannot be read get
+    the 503 page (call before anything else that reads the session, e.g. CSRF)."""
+    if isinstance(store, redis.Redis):
+        app.session_interface = RedisSessions(
+            app, client=store, key_prefix=key_prefix, permanent=True
+        )
+    else:
+        app.session_interface = FileSessions(
+            app, client=store, key_prefix=key_prefix, permanent=True
+        )
+    app.before_request(_refuse_without_store)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """A store failing in the middle of a request (e.g. the token store) answers 503."""
+    app.register_error_handler(redis.exceptions.RedisError, _store_error)

@@ -1,0 +1,180 @@
+"""Production serving under test: the web app and the API under Gunicorn (gunicorn.conf.py), as
+real processes on free loopback ports, with a Redis server the tests can stop and restart.
+
+- `GunicornWeb(settings, workdir, **env)`: `gunicorn -c gunicorn.conf.py 'app:create_app()'`
+  on http://localhost:<free port>; `.log()` is its output (the app's request log included).
+- `RedisServer(workdir)`: `redis-server` on a fixed free port; `.stop()` and `.start()` keep the
+  port, so running web apps see "Redis gone" and "Redis back".
+- `prod_web_settings`: the web app's settings for the local tenant and the session's API, with
+  one shared `SESSION_SECRET` (every instance must sign CSRF tokens alike).
+- `signed_in(browser, user, scope)` and `burst(...)`: sign in, and fire concurrent requests
+  with one browser's cookies.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from app import SESSION_COOKIE
+from tests.fixtures.databases import _executable
+from tests.fixtures.web import WebBrowser
+from tests.support.ports import free_port
+from tests.support.servers import ROOT, ServerProcess, http_ready
+
+GUNICORN_CONF = str(ROOT / "gunicorn.conf.py")
+READY_TIMEOUT = 30.0
+
+
+class GunicornServer:
+    """`gunicorn -c gunicorn.conf.py <app spec>` with `env`, stopped quickly with SIGINT."""
+
+    def __init__(
+        self, spec: str, env: Mapping[str, str], log_file: Path, ready: Callable[[], bool]
+    ) -> None:
+        self._process = ServerProcess(
+            ["-m", "gunicorn", "-c", GUNICORN_CONF, spec],
+            log_file=log_file,
+            ready=ready,
+            env=dict(env),
+            timeout=60,
+        )
+
+    def start(self) -> GunicornServer:
+        self._process.start()
+        return self
+
+    def stop(self) -> None:
+        proc = self._process.proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.stop()
+
+    def log(self) -> str:
+        return self._process.log()
+
+    def __enter__(self) -> GunicornServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class GunicornWeb(GunicornServer):
+    """The web app under Gunicorn on http://localhost:<free port> (2 workers x 4 threads)."""
+
+    def __init__(self, settings: Mapping[str, str], workdir: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.instance_dir = workdir / f"web-{self.port}"
+        full = {
+            **settings,
+            "PORT": str(self.port),
+            "BIND": f"127.0.0.1:{self.port}",
+            "REDIRECT_URI": f"{self.url}/auth/redirect",
+            "POST_LOGOUT_REDIRECT_URI": f"{self.url}/",
+            "INSTANCE_DIR": str(self.instance_dir),
+            "WEB_CONCURRENCY": "2",
+            "THREADS": "4",
+            **env,
+        }
+        self.settings = full
+        super().__init__(
+            "app:create_app()",
+            full,
+            workdir / f"web-{self.port}.log",
+            http_ready(f"{self.url}/healthz"),
+        )
+
+
+class RedisServer:
+    """redis-server on 127.0.0.1:<port>, no persistence; restartable on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        log = (self.workdir / f"redis-{self.port}.log").open("ab")
+        self.proc = subprocess.Popen(
+            [
+                _executable("redis-server"),
+                "--bind", "127.0.0.1", "--port", str(self.port),
+                "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        client = redis.Redis.from_url(self.url, socket_timeout=2)
+        deadline = time.monotonic() + READY_TIMEOUT
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return self
+                except redis.ConnectionError:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def prod_web_settings(web_settings: dict[str, str]) -> dict[str, str]:
+    return {**web_settings, "SESSION_SECRET": secrets.token_urlsafe(40)}
+
+
+def sign_in(browser: WebBrowser, user: Any, scope: str | None = None) -> requests.Response:
+    params = {"scope": scope} if scope else {}
+    resp = browser.sign_in(user, **params)
+    assert resp.status_code == 302, resp.text
+    return resp
+
+
+def burst(
+    urls: list[str], cookie: str, headers: Mapping[str, str] | None = None
+) -> list[requests.Response]:
+    """GET every URL at once (one thread each), all with the session cookie `cookie`."""
+
+    def one(url: str) -> requests.Response:
+        with requests.Session() as http:
+            http.trust_env = False
+            return http.get(
+                url,
+                cookies={SESSION_COOKIE: cookie},
+                headers=dict(headers or {}),
+                allow_redirects=False,
+                timeout=60,
+            )
+
+    with ThreadPoolExecutor(max_workers=len(urls)) as pool:
+        return list(pool.map(one, urls))
