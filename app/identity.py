@@ -299,7 +299,7 @@ class Identity:
         # Signed in. The session still holds the flow, so it is not empty and gets a new id.
         old_key = session.get(TOKENS_KEY)
         token_key = new_key()
-        self.tokens.save(token_key, StoredTokens(1, cache.serialize()))
+        self.tokens.save(token_key, StoredTokens(1, self._trimmed(cache)))
         current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
         kept = {key: session[key] for key in self.keep_at_sign_in if key in session}
         session.clear()
@@ -350,6 +350,21 @@ class Identity:
         if len(accounts) != 1:
             raise SignInFailed("id_token", "the response names no single account", next_path)
         return claims, accounts[0]["home_account_id"], cache
+
+    def _trimmed(self, cache: msal.SerializableTokenCache) -> str:
+        """The cache serialized without what this app never reads back from it.
+
+        The raw ID token (its validated claims are in the session) and access tokens for other
+        resources (a sign-in without API scopes brings one for Microsoft Graph, as Entra does)
+        are about 3 KB of every user's stored state, read on every request.
+        """
+        for idt in list(cache.search(msal.TokenCache.CredentialType.ID_TOKEN)):
+            cache.remove_idt(idt)
+        wanted = set(self.config.api_scopes)
+        for at in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+            if not wanted.intersection(at.get("target", "").split()):
+                cache.remove_at(at)
+        return cache.serialize()
 
     def validate_id_token(self, id_token: Any, flow_nonce: str) -> dict[str, Any]:
         """The ID token's claims if it passes every rule in security.md (raises TokenError)."""
@@ -459,7 +474,7 @@ class Identity:
             raise _unavailable(exc, "token") from exc
         finally:
             if cache.has_state_changed:
-                self.tokens.save(token_key, StoredTokens(stored.version + 1, cache.serialize()))
+                self.tokens.save(token_key, StoredTokens(stored.version + 1, self._trimmed(cache)))
         if result is None:
             raise SignInRequired(scopes, "no token for these scopes")
         if "access_token" in result:

@@ -94,7 +94,7 @@ def test_session_cookie_holds_only_an_id_with_safe_flags(
     cache = stored_tokens(live_web.app, sid)
     assert cache is not None
     assert len(cache["RefreshToken"]) == 1
-    assert len(cache["IdToken"]) == 1
+    assert len(cache["Account"]) == 1
 
 
 def test_sign_up_creates_the_account_and_signs_in(

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 
 from app import SESSION_COOKIE
 from app.identity import current_identity
-from tests.fixtures.web import stored_session
+from tests.fixtures.web import stored_session, stored_tokens
 from tests.support.browser import FormBrowser
 
 
@@ -71,6 +71,25 @@ def test_a_token_is_refreshed_once_and_the_cache_written_only_then(
     assert forced.status_code == 200
     assert tenant_reset.admin.counts()["token"]["refresh_token"] == 2
     assert store_file_stamp(token_app, client) != after_refresh
+
+
+def test_the_stored_cache_keeps_only_what_the_app_reads_back(
+    token_app: Flask, tenant_reset: Any
+) -> None:
+    """No raw ID token (its claims are in the session) and no token for another resource."""
+    client = token_app.test_client()
+    sign_in(client, tenant_reset)
+    sid = client.get_cookie(SESSION_COOKIE).value
+    after_sign_in = stored_tokens(token_app, sid)
+    assert after_sign_in["RefreshToken"], "the refresh token is what later requests need"
+    assert after_sign_in["Account"]
+    assert not after_sign_in.get("IdToken")
+    assert not after_sign_in.get("AccessToken")  # the sign-in's token was for Microsoft Graph
+    assert client.get("/_test/token").status_code == 200
+    after_refresh = stored_tokens(token_app, sid)
+    targets = [at["target"] for at in after_refresh["AccessToken"].values()]
+    assert targets == [token_app.config["WEB_CONFIG"].todolist_read]
+    assert not after_refresh.get("IdToken")
 
 
 def test_a_refused_refresh_sends_the_user_to_sign_in_and_back(
