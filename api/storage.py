@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, String, create_engine, event, select, text
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Integer,
+    String,
+    bindparam,
+    create_engine,
+    event,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -56,6 +66,16 @@ class ToDo:
 
 def _item(row: ToDoRow) -> ToDo:
     return ToDo(id=row.id, owner=row.owner, description=row.description)
+
+
+# Reads go through SQLAlchemy Core with statements built once: a 20-row listing through the ORM
+# (a Session, identity map, instance loading) cost about 4x the CPU of the same Core query.
+_TABLE = ToDoRow.__table__
+_COLUMNS = (_TABLE.c.id, _TABLE.c.owner, _TABLE.c.description)
+_LIST_ALL = select(*_COLUMNS).order_by(_TABLE.c.id)
+_LIST_OWNER = _LIST_ALL.where(_TABLE.c.owner == bindparam("owner"))
+_GET = select(*_COLUMNS).where(_TABLE.c.id == bindparam("id"))
+_GET_OWNER = _GET.where(_TABLE.c.owner == bindparam("owner"))
 
 
 def make_engine(database_url: str) -> Engine:
@@ -98,11 +118,6 @@ class ToDoStore:
         with Session(self._writer, expire_on_commit=False) as session, session.begin():
             yield session
 
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        with Session(self.engine) as session, session.begin():
-            yield session
-
     def create_schema(self) -> None:
         """Create the table if it does not exist (safe when several processes start at once)."""
         try:
@@ -116,17 +131,29 @@ class ToDoStore:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    def list_json(self, owner: str | None) -> list[dict[str, Any]]:
+        """The items (of `owner`, or all) by id, as the JSON objects the API answers with."""
+        if owner is None:
+            query, params = _LIST_ALL, {}
+        else:
+            query, params = _LIST_OWNER, {"owner": owner}
+        with self.engine.connect() as conn:
+            return [
+                {"id": id_, "owner": owner_, "description": description}
+                for id_, owner_, description in conn.execute(query, params)
+            ]
+
     def list(self, owner: str | None) -> list[ToDo]:
-        query = select(ToDoRow).order_by(ToDoRow.id)
-        if owner is not None:
-            query = query.where(ToDoRow.owner == owner)
-        with self._read() as session:
-            return [_item(row) for row in session.scalars(query)]
+        return [ToDo(**item) for item in self.list_json(owner)]
 
     def get(self, item_id: int, owner: str | None) -> ToDo | None:
-        with self._read() as session:
-            row = self._find(session, item_id, owner)
-            return None if row is None else _item(row)
+        if owner is None:
+            query, params = _GET, {"id": item_id}
+        else:
+            query, params = _GET_OWNER, {"id": item_id, "owner": owner}
+        with self.engine.connect() as conn:
+            row = conn.execute(query, params).one_or_none()
+        return None if row is None else ToDo(id=row[0], owner=row[1], description=row[2])
 
     def create(self, owner: str, description: str) -> ToDo:
         with self._write() as session:
