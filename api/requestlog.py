@@ -25,8 +25,10 @@ def _start() -> None:
 
 def _finish(response: Response) -> Response:
     request_id = g.get("request_id") or uuid.uuid4().hex
-    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     response.headers["X-Request-ID"] = request_id
+    if not log.isEnabledFor(logging.INFO):
+        return response
+    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     path = request.environ.get("api.original_path", request.path)
     log.info(
         "%s %s %s %.1fms request_id=%s",

@@ -16,9 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, String, create_engine, event, select, text
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Integer,
+    String,
+    bindparam,
+    create_engine,
+    event,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 MAX_DESCRIPTION_LENGTH = 500
@@ -58,6 +68,18 @@ def _item(row: ToDoRow) -> ToDo:
     return ToDo(id=row.id, owner=row.owner, description=row.description)
 
 
+# Reads are single SELECTs built once with SQLAlchemy Core and compiled once per engine for its
+# dialect (`_Read`), then run on a pooled DBAPI connection: a 20-row listing through the ORM (a
+# Session, identity map, instance loading) cost ~630 us of CPU, through Core ~90 us, this way
+# ~25 us. Writes keep the ORM.
+_TABLE = ToDoRow.__table__
+_COLUMNS = (_TABLE.c.id, _TABLE.c.owner, _TABLE.c.description)
+_LIST_ALL = select(*_COLUMNS).order_by(_TABLE.c.id)
+_LIST_OWNER = _LIST_ALL.where(_TABLE.c.owner == bindparam("owner"))
+_GET = select(*_COLUMNS).where(_TABLE.c.id == bindparam("id"))
+_GET_OWNER = _GET.where(_TABLE.c.owner == bindparam("owner"))
+
+
 def make_engine(database_url: str) -> Engine:
     """An engine for `database_url`, with SQLite tuned for several writing processes."""
     url = make_url(database_url)
@@ -86,21 +108,55 @@ def make_engine(database_url: str) -> Engine:
     return engine
 
 
+class _Read:
+    """One SELECT compiled for `engine`'s dialect, run on a connection from its pool.
+
+    A single statement needs no explicit transaction: SQLite runs it in its own read
+    transaction (the connections are in autocommit mode, see `make_engine`), PostgreSQL's driver
+    opens one that the pool rolls back when the connection is returned. DBAPI errors are raised
+    as SQLAlchemy's (`OperationalError` for a database that went away), as `Connection.execute`
+    would; the pool's checkout (and PostgreSQL's pre-ping) is the same as for every query.
+    """
+
+    def __init__(self, engine: Engine, statement: Any) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self.engine = engine
+        self.sql = compiled.string
+        self.order = compiled.positiontup  # None for named parameter styles
+        self.error = engine.dialect.loaded_dbapi.Error
+
+    def rows(self, params: dict[str, Any]) -> list[Any]:
+        args: Any = params if self.order is None else tuple(params[k] for k in self.order)
+        try:
+            # The pool's checkout raises the driver's own errors (a database that went away).
+            conn = self.engine.raw_connection()
+            try:
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(self.sql, args)
+                    return cursor.fetchall()
+                finally:
+                    cursor.close()
+            finally:
+                conn.close()
+        except self.error as exc:
+            raise DBAPIError.instance(self.sql, args, exc, self.error) from exc
+
+
 class ToDoStore:
     """The repository: every operation is one transaction; `owner=None` means "any owner"."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._writer = engine.execution_options(sqlite_immediate=True)
+        self._list_all = _Read(engine, _LIST_ALL)
+        self._list_owner = _Read(engine, _LIST_OWNER)
+        self._get = _Read(engine, _GET)
+        self._get_owner = _Read(engine, _GET_OWNER)
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
         with Session(self._writer, expire_on_commit=False) as session, session.begin():
-            yield session
-
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        with Session(self.engine) as session, session.begin():
             yield session
 
     def create_schema(self) -> None:
@@ -116,17 +172,29 @@ class ToDoStore:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    def list_json(self, owner: str | None) -> list[dict[str, Any]]:
+        """The items (of `owner`, or all) by id, as the JSON objects the API answers with."""
+        if owner is None:
+            read, params = self._list_all, {}
+        else:
+            read, params = self._list_owner, {"owner": owner}
+        return [
+            {"id": id_, "owner": owner_, "description": description}
+            for id_, owner_, description in read.rows(params)
+        ]
+
     def list(self, owner: str | None) -> list[ToDo]:
-        query = select(ToDoRow).order_by(ToDoRow.id)
-        if owner is not None:
-            query = query.where(ToDoRow.owner == owner)
-        with self._read() as session:
-            return [_item(row) for row in session.scalars(query)]
+        return [ToDo(**item) for item in self.list_json(owner)]
 
     def get(self, item_id: int, owner: str | None) -> ToDo | None:
-        with self._read() as session:
-            row = self._find(session, item_id, owner)
-            return None if row is None else _item(row)
+        if owner is None:
+            rows = self._get.rows({"id": item_id})
+        else:
+            rows = self._get_owner.rows({"id": item_id, "owner": owner})
+        if not rows:
+            return None
+        id_, owner_, description = rows[0]
+        return ToDo(id=id_, owner=owner_, description=description)
 
     def create(self, owner: str, description: str) -> ToDo:
         with self._write() as session:

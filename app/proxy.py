@@ -117,8 +117,8 @@ def _forward(method: str, item_id: str | None = None) -> Response:
 def _success(result: ApiResult) -> Response:
     if result.status == 204 or result.body is None:
         return Response(status=result.status)
-    resp = jsonify(result.body)
-    resp.status_code = result.status
+    # The API's JSON as it sent it (parsed once already, so it is JSON): no re-encoding.
+    resp = Response(result.raw, status=result.status, mimetype="application/json")
     if result.status == 201 and isinstance(result.body, dict) and "id" in result.body:
         resp.headers["Location"] = url_for("proxy.item", item_id=result.body["id"])
     return resp

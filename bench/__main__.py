@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--api-workers", type=int, default=cpus, help=f"default {cpus} (nproc)")
     p.add_argument("--api-threads", type=int, default=4, help="default 4")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
+    p.add_argument("--only", default=None, metavar="RUNS",
+                   help="only these load runs, e.g. A16,C16 (scenario letter + concurrency), "
+                   "for quicker before/after comparisons; no refresh storm")
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 2.0, 1.0
@@ -71,7 +74,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--stores takes filesystem and/or redis, not {','.join(unknown) or 'nothing'}")
     if args.profile:
         args.stores = ["filesystem"]
+    if args.only is not None:
+        runs = {r.strip().upper() for r in args.only.split(",") if r.strip()}
+        bad = sorted(r for r in runs if r[:1] not in "ABCD" or r[1:] not in ("1", "16"))
+        if bad or not runs:
+            p.error(f"--only takes runs like A1,B16,C16,D1, not {','.join(bad) or 'nothing'}")
+        args.only = runs
     return args
+
+
+def selected(args: argparse.Namespace, name: str, conc: int) -> bool:
+    """Whether the load run `name` at `conc` is to be run (`--only`)."""
+    return args.only is None or f"{name}{conc}" in args.only
 
 
 def machine() -> dict[str, Any]:
@@ -253,11 +267,13 @@ class Runner:
             if first:
                 api_counts: dict[str, int] = {}
                 self.results["api"]["A"] = {
-                    str(c): self.scenario("A", c, None, sessions, api_counts) for c in (1, 16)
+                    str(c): self.scenario("A", c, None, sessions, api_counts)
+                    for c in (1, 16) if selected(self.args, "A", c)
                 }
                 self.results["api"]["idp_steady_state"] = api_counts
             counts: dict[str, int] = {}
             matrix = FULL_MATRIX if first or self.args.full else SHORT_MATRIX
+            matrix = [(n, c) for n, c in matrix if selected(self.args, n, c)]
             for name, conc in matrix:
                 run = self.scenario(name, conc, web_url, sessions, counts)
                 data["scenarios"].setdefault(name, {})[str(conc)] = run
@@ -266,9 +282,11 @@ class Runner:
                 data["write_leftovers_removed"] = users.remove_write_leftovers(
                     self.api.todolist_url, self.tenant.ca_file, self.load_users,
                     wrk.WRITE_MARK)
-            log(f"refresh storm: {STORM_USERS} users x {STORM_REQUESTS} concurrent requests")
-            data["storm"] = measure.refresh_storm(web.url, self.admin, storm_sessions,
-                                                  STORM_REQUESTS)
+            if self.args.only is None:
+                log(f"refresh storm: {STORM_USERS} users x {STORM_REQUESTS} concurrent "
+                    "requests")
+                data["storm"] = measure.refresh_storm(web.url, self.admin, storm_sessions,
+                                                      STORM_REQUESTS)
             self.results["stores"][store] = data
         finally:
             web.process.stop()
@@ -285,6 +303,7 @@ class Runner:
             "web_workers": self.args.web_workers, "web_threads": self.args.web_threads,
             "api_workers": self.args.api_workers, "api_threads": self.args.api_threads,
             "storm_users": STORM_USERS, "storm_requests_per_user": STORM_REQUESTS,
+            "only": sorted(self.args.only) if self.args.only else None,
         }
         self.start_shared()
         for i, store in enumerate(self.args.stores):
