@@ -57,10 +57,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="instead of the matrix: scenario C at concurrency 16 on the file-system "
                    "store with the web app's workers under py-spy, then scenario A at 16 with "
                    "the API's; profiles in bench-results/")
+    # Defaults: what gunicorn.conf.py (and the README) recommend: a process per core, 8 threads.
     p.add_argument("--web-workers", type=int, default=cpus, help=f"default {cpus} (nproc)")
-    p.add_argument("--web-threads", type=int, default=4, help="default 4")
+    p.add_argument("--web-threads", type=int, default=8, help="default 8")
     p.add_argument("--api-workers", type=int, default=cpus, help=f"default {cpus} (nproc)")
-    p.add_argument("--api-threads", type=int, default=4, help="default 4")
+    p.add_argument("--api-threads", type=int, default=8, help="default 8")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     p.add_argument("--only", default=None, metavar="RUNS",
                    help="only these load runs, e.g. A16,C16 (scenario letter + concurrency), "

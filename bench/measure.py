@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import requests
 from cachelib.file import FileSystemCache
 
@@ -17,6 +18,8 @@ from devtenant.admin import TenantAdmin
 from .users import WebSession
 
 SESSION_KEY_PREFIX = "todo_session:"  # app/__init__.py: SESSION_KEY_PREFIX = "<cookie name>:"
+TOKENS_KEY = "token_key"  # app/identity.py: where the session names its token cache
+TOKENS_PREFIX = "todo_tokens:"  # app/token_store.py: REDIS_PREFIX
 
 
 def idp_counts(admin: TenantAdmin) -> dict[str, int]:
@@ -42,23 +45,37 @@ def add_counts(total: dict[str, int], more: Mapping[str, int]) -> None:
 
 
 def session_bytes_filesystem(session_dir: Path, sessions: Sequence[WebSession]) -> dict[str, Any]:
-    """Bytes on disk of each user's session file (the file cachelib keeps `todo_session:<sid>` in;
-    its name is a hash of that key, computed by cachelib itself)."""
+    """Bytes on disk of each user's stored state: the session file (cachelib keeps
+    `todo_session:<sid>` in a file named by a hash it computes) plus the session's token cache
+    (`<instance>/tokens/<token_key>.json`, beside the sessions directory)."""
     cache = FileSystemCache(str(session_dir))
-    sizes = []
+    tokens_dir = session_dir.parent / "tokens"
+    sizes: list[int | None] = []
     for s in sessions:
-        path = Path(cache._get_filename(SESSION_KEY_PREFIX + s.cookie))
-        sizes.append(path.stat().st_size if path.is_file() else None)
-    return _size_summary(sizes, "file size in the session directory")
+        key = SESSION_KEY_PREFIX + s.cookie
+        path = Path(cache._get_filename(key))
+        data = cache.get(key)
+        if not path.is_file() or not isinstance(data, dict):
+            sizes.append(None)
+            continue
+        token_file = tokens_dir / f"{data.get(TOKENS_KEY)}.json"
+        tokens = token_file.stat().st_size if token_file.is_file() else 0
+        sizes.append(path.stat().st_size + tokens)
+    return _size_summary(sizes, "session file + token-cache file")
 
 
 def session_bytes_redis(client: Any, sessions: Sequence[WebSession]) -> dict[str, Any]:
-    """Length of each user's stored value in Redis (STRLEN of `todo_session:<sid>`)."""
-    sizes = []
+    """Each user's stored state in Redis: STRLEN of `todo_session:<sid>` plus STRLEN of the
+    session's token cache `todo_tokens:<token_key>`."""
+    sizes: list[int | None] = []
     for s in sessions:
-        key = SESSION_KEY_PREFIX + s.cookie
-        sizes.append(int(client.strlen(key)) if client.exists(key) else None)
-    return _size_summary(sizes, "STRLEN of the Redis value")
+        raw = client.get(SESSION_KEY_PREFIX + s.cookie)
+        if raw is None:
+            sizes.append(None)
+            continue
+        token_key = msgspec.msgpack.decode(raw).get(TOKENS_KEY)
+        sizes.append(len(raw) + int(client.strlen(f"{TOKENS_PREFIX}{token_key}")))
+    return _size_summary(sizes, "STRLEN of the session + the token cache in Redis")
 
 
 def _size_summary(sizes: list[int | None], what: str) -> dict[str, Any]:
