@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import redis
 from cachelib.file import FileSystemCache
 
-from app import SESSION_COOKIE
+from app import SESSION_COOKIE, identity, token_store
 from bench import measure
 from bench.users import User, WebSession
 from tests.support.browser import FormBrowser
@@ -21,31 +22,46 @@ def test_the_key_prefix_is_the_web_apps() -> None:
     assert f"{SESSION_COOKIE}:" == measure.SESSION_KEY_PREFIX
 
 
-def test_filesystem_session_bytes_are_the_files_cachelib_wrote(tmp_path: Path) -> None:
-    cache = FileSystemCache(str(tmp_path), threshold=10, mode=0o600)
-    cache.set(measure.SESSION_KEY_PREFIX + "small", b"x" * 100)
-    cache.set(measure.SESSION_KEY_PREFIX + "large", b"y" * 5000)
-    on_disk = {p.stat().st_size for p in tmp_path.iterdir()}
+def test_filesystem_session_bytes_are_the_session_file_plus_its_token_cache(
+    tmp_path: Path,
+) -> None:
+    sessions_dir, tokens_dir = tmp_path / "sessions", tmp_path / "tokens"
+    tokens_dir.mkdir()
+    cache = FileSystemCache(str(sessions_dir), threshold=10, mode=0o600)
+    for sid, key, size in (("small", "k-small", 1000), ("large", "k-large", 5000)):
+        cache.set(measure.SESSION_KEY_PREFIX + sid, {measure.TOKENS_KEY: key, "user": {"n": sid}})
+        (tokens_dir / f"{key}.json").write_text("t" * size)
+    session_files = {
+        sid: Path(cache._get_filename(measure.SESSION_KEY_PREFIX + sid)).stat().st_size
+        for sid in ("small", "large")
+    }
     summary = measure.session_bytes_filesystem(
-        tmp_path, [session("small"), session("large"), session("gone")]
+        sessions_dir, [session("small"), session("large"), session("gone")]
     )
-    assert summary["min"] in on_disk
-    assert summary["max"] in on_disk
-    assert 100 < summary["min"] < 200  # the value plus cachelib's expiry and pickle framing
-    assert 5000 < summary["max"] < 5100
+    assert summary["min"] == session_files["small"] + 1000
+    assert summary["max"] == session_files["large"] + 5000
     assert summary["users"] == 3
     assert summary["missing"] == 1
 
 
-def test_redis_session_bytes_are_the_stored_values(redis_url: str) -> None:
+def test_redis_session_bytes_are_the_stored_session_plus_its_token_cache(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
-    client.set(measure.SESSION_KEY_PREFIX + "bench-a", b"a" * 300)
-    client.set(measure.SESSION_KEY_PREFIX + "bench-b", b"b" * 700)
+    stored = {}
+    for sid, key, size in (("bench-a", "ka", 300), ("bench-b", "kb", 700)):
+        value = msgspec.msgpack.encode({measure.TOKENS_KEY: key})
+        client.set(measure.SESSION_KEY_PREFIX + sid, value)
+        client.set(measure.TOKENS_PREFIX + key, b"t" * size)
+        stored[sid] = len(value) + size
     summary = measure.session_bytes_redis(
         client, [session("bench-a"), session("bench-b"), session("bench-none")]
     )
-    assert (summary["min"], summary["max"], summary["mean"]) == (300, 700, 500.0)
+    assert (summary["min"], summary["max"]) == (stored["bench-a"], stored["bench-b"])
     assert summary["missing"] == 1
+
+
+def test_the_token_store_names_are_the_web_apps() -> None:
+    assert measure.TOKENS_KEY == identity.TOKENS_KEY
+    assert measure.TOKENS_PREFIX == token_store.REDIS_PREFIX
 
 
 def test_counter_deltas_add_up() -> None:
