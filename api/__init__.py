@@ -8,15 +8,17 @@ the blueprints: `todolist` (`/api/todolist`), `health` (`/healthz`), `openapi`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, request
 
+from common import requestlog
 from common.http import HttpClient
 from common.oidc import KeySet, fetch_discovery
 
-from . import errors, health, openapi, requestlog, todolist
+from . import errors, health, openapi, todolist
 from .auth import TokenValidator
 from .config import Config
 from .storage import ToDoStore, make_engine
@@ -81,7 +83,11 @@ def create_app(config: Config | None = None, http: HttpClient | None = None) -> 
     app.extensions["todolist.store"] = store
 
     errors.register(app)
-    requestlog.register(app)
+    requestlog.install(
+        app,
+        logging.getLogger("api.requests"),
+        lambda: request.environ.get("api.original_path", request.path),
+    )
     app.after_request(_response_headers)
     app.register_blueprint(todolist.bp)
     app.register_blueprint(health.bp)

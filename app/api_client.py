@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
-import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import urllib3
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -37,6 +35,7 @@ from urllib3.exceptions import (
 )
 
 from app.identity import SignInRequired
+from common.requestlog import REQUEST_ID_HEADER, request_id
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +44,6 @@ DEFAULT_CONNECT_TIMEOUT = 3.05
 DEFAULT_READ_TIMEOUT = 10.0
 DEFAULT_DESCRIPTION_MAX_LENGTH = 500  # the API's documented maximum (docs/api.md)
 POOL_MAXSIZE = 32  # kept-alive connections to the API per process (as common.http's pools)
-REQUEST_ID_HEADER = "X-Request-ID"
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 READ = "read"
 WRITE = "write"
@@ -296,17 +293,6 @@ def client() -> TodoApiClient:
     if api is None:
         raise ApiUnavailable(NOT_CONFIGURED, 503)
     return api
-
-
-def request_id() -> str:
-    """This request's correlation id: the caller's `X-Request-ID` if sane, else a new one."""
-    rid = g.get("request_id")
-    if rid:
-        return rid
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    rid = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
-    g.request_id = rid
-    return rid
 
 
 def scopes_for(kind: str) -> list[str]:

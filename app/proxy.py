@@ -19,6 +19,7 @@ from app import api_client
 from app.api_client import ApiAnswer, ApiResult, ApiUnavailable
 from app.errors import problem
 from app.identity import IdentityProviderUnavailable, SignInRequired, current_identity
+from common.requestlog import request_id
 
 bp = Blueprint("proxy", __name__, url_prefix="/api/todolist")
 
@@ -75,7 +76,7 @@ def _forward(method: str, item_id: str | None = None) -> Response:
             return problem(
                 413, "Request too large", f"The body may be {MAX_BODY_BYTES} bytes at most."
             )
-    rid = api_client.request_id()
+    rid = request_id()
     try:
         result = api_client.call(method, item_id, data=data)
     except SignInRequired as exc:

@@ -15,16 +15,15 @@ write the authorization code to the log. So:
 from __future__ import annotations
 
 import logging
-import re
-import time
-import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from flask import Flask, Response, g, request
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.serving import make_server as werkzeug_make_server
+
+from common import requestlog
 
 SENSITIVE_PARAMETERS = frozenset(
     {"code", "state", "id_token", "access_token", "refresh_token", "client_info",
@@ -33,8 +32,6 @@ SENSITIVE_PARAMETERS = frozenset(
 
 
 log = logging.getLogger("app.requests")
-REQUEST_ID_HEADER = "X-Request-ID"
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def redact(path: str) -> str:
@@ -49,32 +46,11 @@ def redact(path: str) -> str:
     return f"{parts.path}?{urlencode(pairs, safe='[]./:')}"
 
 
-def _start_request() -> None:
-    g.started = time.perf_counter()
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-
-
-def _log_request(response: Response) -> Response:
-    request_id = g.get("request_id") or uuid.uuid4().hex
-    response.headers[REQUEST_ID_HEADER] = request_id
-    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    path = redact(request.full_path if request.query_string else request.path)
-    log.info(
-        "%s %s %s %.1fms request_id=%s",
-        request.method,
-        path.encode("unicode_escape").decode("ascii")[:300],
-        response.status_code,
-        duration_ms,
-        request_id,
-    )
-    return response
-
-
 def init_app(app: Flask) -> None:
     """Request ids and the one-line-per-request log (registered first, so it runs last)."""
-    app.before_request(_start_request)
-    app.after_request(_log_request)
+    requestlog.install(
+        app, log, lambda: redact(request.full_path if request.query_string else request.path)
+    )
 
 
 def trust_proxies(app: Flask, hops: int) -> None:
