@@ -48,6 +48,7 @@ class GunicornServer:
             ready=ready,
             env=dict(env),
             timeout=60,
+            stop_signal=signal.SIGINT,
         )
 
     def start(self) -> GunicornServer:
@@ -55,13 +56,7 @@ class GunicornServer:
         return self
 
     def stop(self) -> None:
-        proc = self._process.proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.stop()
+        self._process.stop()
 
     def log(self) -> str:
         return self._process.log()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,12 +31,16 @@ class ServerProcess:
         ready: Callable[[], bool],
         env: Mapping[str, str] | None = None,
         timeout: float = 30.0,
+        stop_signal: int = signal.SIGTERM,
     ) -> None:
+        """`stop_signal` is sent first at `stop()` (Gunicorn stops at once on SIGINT, while
+        SIGTERM drains keep-alive connections for seconds); SIGKILL follows after 10 s."""
         self.args = [sys.executable, *args]
         self.log_file = log_file
         self.ready = ready
         self.env = {**os.environ, **(env or {})}
         self.timeout = timeout
+        self.stop_signal = stop_signal
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
@@ -57,7 +62,7 @@ class ServerProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(self.stop_signal)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
