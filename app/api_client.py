@@ -210,13 +210,7 @@ class TodoApiClient:
             )
         except NewConnectionError as exc:
             # urllib3 makes "could not connect" a ConnectTimeoutError too: test for it first.
-            log.warning(
-                "to-do API %s %s unreachable: %s (request %s)",
-                method, url, type(exc).__name__, request_id,
-            )
-            raise ApiUnavailable(
-                "The to-do service cannot be reached right now. Please try again later.", 503
-            ) from exc
+            raise _unreachable(method, url, exc, request_id) from exc
         except (ConnectTimeoutError, ReadTimeoutError) as exc:
             log.warning("to-do API %s %s timed out (request %s)", method, url, request_id)
             raise ApiUnavailable(
@@ -229,13 +223,7 @@ class TodoApiClient:
                 "The to-do service could not be reached securely.", 502
             ) from exc
         except HTTPError as exc:
-            log.warning(
-                "to-do API %s %s unreachable: %s (request %s)",
-                method, url, type(exc).__name__, request_id,
-            )
-            raise ApiUnavailable(
-                "The to-do service cannot be reached right now. Please try again later.", 503
-            ) from exc
+            raise _unreachable(method, url, exc, request_id) from exc
         return self._result(method, url, resp, request_id)
 
     def _result(
@@ -293,6 +281,18 @@ def client() -> TodoApiClient:
     if api is None:
         raise ApiUnavailable(NOT_CONFIGURED, 503)
     return api
+
+
+def _unreachable(
+    method: str, url: str, exc: Exception, request_id: str | None
+) -> ApiUnavailable:
+    log.warning(
+        "to-do API %s %s unreachable: %s (request %s)",
+        method, url, type(exc).__name__, request_id,
+    )
+    return ApiUnavailable(
+        "The to-do service cannot be reached right now. Please try again later.", 503
+    )
 
 
 def scopes_for(kind: str) -> list[str]:
