@@ -1,39 +1,47 @@
 """The web app: a Flask confidential client of Microsoft Entra External ID.
 
-`create_app(config)` builds it (flaskr style). The pieces: `identity` (MSAL, ID-token validation,
-the per-session token cache), `auth` and `pages` blueprints, `errors` (pages and problem+json),
-`security` (CSRF and response headers), server-side sessions with Flask-Session (`sessions`),
-the token store (`token_store`), `health` (`/healthz`, `/readyz`), and `serving` (request log,
-request ids, trusted proxies). Gunicorn serves it as `app:create_app()` (gunicorn.conf.py).
+`create_app(config)` builds it (flaskr style). The path from signing in to calling the API is
+three files: `auth` (the sign-in routes), `identity` (MSAL's flow, the user, tokens) and
+`api_client` (the ToDoList API as the user). Around them: `pages` and `todos` (HTML), `proxy`
+(JSON for browser code), `health` (`/healthz`, `/readyz`), `failures`/`messages`/`errors` (what
+went wrong, in words and in the log), `sessions` and `token_store` (server-side state),
+`security` (CSRF, headers), `serving` (request log, proxies) and `doctor` (`flask --app app
+doctor`). Gunicorn serves it as `app:create_app()` (gunicorn.conf.py).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 import redis
 from cachelib.file import FileSystemCache
-from flask import Flask, current_app
+from flask import Flask
 
-from app import auth, errors, health, pages, security, serving, sessions
+from app import (
+    api_client,
+    auth,
+    doctor,
+    errors,
+    health,
+    pages,
+    proxy,
+    security,
+    serving,
+    sessions,
+    todos,
+)
 from app.identity import Identity, current_identity
 from app.token_store import FileTokenStore, RedisTokenStore, TokenStore
+from common.settings import SettingsError
 from config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION_COOKIE = "todo_session"
 SESSION_LIFETIME = timedelta(hours=12)
 SESSION_FILE_LIMIT = 10_000
-# Feature modules that plug in when present; each defines `init_app(app: Flask) -> None`,
-# which registers its blueprint(s). create_app calls them after sessions, CSRF and identity
-# are ready. (`app.todos`: the to-do pages; `app.proxy`: the JSON proxy.)
-FEATURE_MODULES = ("app.todos", "app.proxy")
-
-
 # Redis: fail fast when the server is down (a 503 page, not a hung request).
 REDIS_CONNECT_TIMEOUT = 2.0
 REDIS_SOCKET_TIMEOUT = 5.0
@@ -71,21 +79,27 @@ def _session_settings(config: Config) -> dict[str, object]:
 
 
 def _template_context() -> dict[str, Any]:
-    """What every template may use: the signed-in user and whether an endpoint exists."""
+    """What every template may use: the signed-in user and the name to greet them with."""
     user = current_identity().user()
     name = ""
     if user:
         name = str(user.get("name") or user.get("preferred_username") or user.get("email") or "")
-    return {
-        "current_user": user,
-        "display_name": name or "there",
-        "has_endpoint": lambda endpoint: endpoint in current_app.view_functions,
-    }
+    return {"current_user": user, "display_name": name or "there"}
+
+
+def _settings() -> Config:
+    """The environment over `./.env`; under the `flask` command a problem is shown plainly."""
+    try:
+        return Config.load()
+    except SettingsError as exc:
+        if click.get_current_context(silent=True) is not None:
+            raise click.ClickException(f"FAIL  settings: {exc}") from exc
+        raise
 
 
 def create_app(config: Config | None = None) -> Flask:
     """The web app for `config` (by default: the environment over `./.env`)."""
-    config = config or Config.load()
+    config = config or _settings()
     app = Flask(
         __name__,
         instance_path=str(config.instance_dir),
@@ -106,14 +120,18 @@ def create_app(config: Config | None = None) -> Flask:
     session_store, token_store = _stores(config)
     sessions.init_app(app, session_store, key_prefix=f"{SESSION_COOKIE}:")
     security.init_app(app)
-    app.extensions["identity"] = Identity(config, token_store)
+    identity = Identity(config, token_store)
+    identity.keep_at_sign_in.update(todos.KEPT_AT_SIGN_IN)
+    app.extensions["identity"] = identity
+    app.extensions[api_client.EXTENSION] = api_client.create(config)
     errors.init_app(app)
     sessions.register_error_handlers(app)
-    health.init_app(app)
     app.context_processor(_template_context)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(auth.bp)
-    for name in FEATURE_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).init_app(app)
+    # The proxy checks the CSRF header itself, after the sign-in check, so that a signed-out
+    # script gets 401 (sign in) rather than 400 (no CSRF token: it has no session to own one).
+    security.csrf.exempt(proxy.bp)
+    for blueprint in (pages.bp, auth.bp, todos.bp, proxy.bp, health.bp):
+        app.register_blueprint(blueprint)
+    health.init_app(app)
+    doctor.init_app(app)
     return app

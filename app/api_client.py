@@ -6,10 +6,10 @@ Two layers:
   happened, so only the user decides to send it again) and never a redirect followed, an
   `X-Request-ID` on every call for correlation. TLS is verified against `CA_FILE`, or without
   it against the same bundle `requests` uses (certifi); the environment is not consulted.
-  Every way the API can fail is turned into one of the exceptions below.
-  It uses urllib3 (the library under `requests`) directly: per call, `requests.Session`'s
-  setting merges, request preparation and adapter cost about a fifth of a proxied call's CPU in
-  the web app, for nothing this one fixed host needs.
+  Every way the API can fail is one of the `TodoApiError`s below, whose log line names the
+  method, URL, what happened and the request id. It uses urllib3 (the library under
+  `requests`) directly: `requests.Session`'s per-call merging and adapters cost about a fifth
+  of a proxied call's CPU, for nothing this one fixed host needs.
 - `call()` adds the user: a token for the operation's scope from the session's cache
   (`TODOLIST_READ` for reads, `TODOLIST_READWRITE` for writes); when the API answers 401 it
   refreshes the token once and tries again, then asks for a sign-in (`SignInRequired`).
@@ -20,44 +20,37 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 import urllib3
-from flask import Flask, current_app
+from flask import current_app
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    NewConnectionError,
-    ReadTimeoutError,
-    SSLError,
-)
+from urllib3.exceptions import HTTPError
 
-from app.identity import SignInRequired
+from app import messages
+from app.failures import Failure, SignInRequired
+from app.messages import Message
+from common.http import failure_cause
 from common.requestlog import REQUEST_ID_HEADER, request_id
+from config import Config
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "todolist_api"
-DEFAULT_CONNECT_TIMEOUT = 3.05
-DEFAULT_READ_TIMEOUT = 10.0
-DEFAULT_DESCRIPTION_MAX_LENGTH = 500  # the API's documented maximum (docs/api.md)
 POOL_MAXSIZE = 32  # kept-alive connections to the API per process (as common.http's pools)
 
 READ = "read"
 WRITE = "write"
 
 
-class TodoApiError(Exception):
-    """Base of every failure of a call to the ToDoList API."""
+class TodoApiError(Failure):
+    """Base of every failure of a call to the ToDoList API; `detail` is the person's text."""
 
-    status = 502
-    title = "The to-do service failed"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, message: Message, status: int, log: str) -> None:
+        super().__init__(message, status, log)
+        self.title = message.title
+        self.detail = message.text
 
 
 class ApiUnavailable(TodoApiError):
@@ -67,45 +60,37 @@ class ApiUnavailable(TodoApiError):
     API did not answer in time, 502 when it answered with an error or something not JSON.
     """
 
-    title = "The to-do service is unavailable"
-
-    def __init__(self, detail: str, status: int) -> None:
-        super().__init__(detail)
-        self.status = status
-
 
 class ApiAnswer(TodoApiError):
-    """The API answered a request with a 4xx status; `body` is its (problem+)JSON if any."""
+    """The API answered with a 4xx status; `body` is its (problem+)JSON if any."""
 
-    def __init__(self, status: int, body: Any, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
+    title_text = "The to-do service refused the request"
+
+    def __init__(self, status: int, body: Any, detail: str, log: str) -> None:
+        super().__init__(Message(self.title_text, detail), status, log)
         self.body = body
 
 
 class ApiUnauthorized(ApiAnswer):
-    title = "The to-do service did not accept the sign-in"
+    title_text = "The to-do service did not accept the sign-in"
 
 
 class ApiForbidden(ApiAnswer):
-    title = "Your account lacks permission"
+    title_text = messages.PERMISSION_TITLE
 
 
 class ApiNotFound(ApiAnswer):
-    title = "That item no longer exists"
+    title_text = messages.ITEM_GONE.rstrip(".")
 
 
 class ApiRejected(ApiAnswer):
     """400 (or another 4xx): the API refused the request; `detail` is its message for the user."""
 
-    title = "The to-do service refused the input"
+    title_text = messages.API_REFUSED_INPUT.title
 
 
 _ANSWERS: dict[int, type[ApiAnswer]] = {
-    401: ApiUnauthorized,
-    403: ApiForbidden,
-    404: ApiNotFound,
-    400: ApiRejected,
+    401: ApiUnauthorized, 403: ApiForbidden, 404: ApiNotFound, 400: ApiRejected,
 }
 
 
@@ -157,8 +142,8 @@ class TodoApiClient:
         self,
         base_url: str,
         ca_file: str | None = None,
-        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -175,13 +160,6 @@ class TodoApiClient:
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
             **options,
         )
-
-    def url(self, item_id: str | int | None = None) -> str:
-        return self.base_url + self._tail(item_id)
-
-    @staticmethod
-    def _tail(item_id: str | int | None) -> str:
-        return "" if item_id is None else "/" + quote(str(item_id), safe="")
 
     def request(
         self,
@@ -201,111 +179,63 @@ class TodoApiClient:
             data = jsonlib.dumps(json, allow_nan=False).encode()
         if data is not None:
             headers["Content-Type"] = "application/json"
-        tail = self._tail(item_id)
-        url = self.base_url + tail
+        tail = "" if item_id is None else "/" + quote(str(item_id), safe="")
+        where = f"to-do API {method} {self.base_url}{tail}"
         try:
             resp = self.pool.urlopen(
                 method, self.path + tail, body=data, headers=headers, redirect=False,
                 retries=False,
             )
-        except NewConnectionError as exc:
-            # urllib3 makes "could not connect" a ConnectTimeoutError too: test for it first.
-            raise _unreachable(method, url, exc, request_id) from exc
-        except (ConnectTimeoutError, ReadTimeoutError) as exc:
-            log.warning("to-do API %s %s timed out (request %s)", method, url, request_id)
-            raise ApiUnavailable(
-                "The to-do service did not answer in time. Please try again.", 504
-            ) from exc
-        except SSLError as exc:
-            log.warning("to-do API %s %s: TLS failed: %s (request %s)", method, url, exc,
-                        request_id)
-            raise ApiUnavailable(
-                "The to-do service could not be reached securely.", 502
-            ) from exc
         except HTTPError as exc:
-            raise _unreachable(method, url, exc, request_id) from exc
-        return self._result(method, url, resp, request_id)
-
-    def _result(
-        self, method: str, url: str, resp: urllib3.BaseHTTPResponse, request_id: str | None
-    ) -> ApiResult:
-        status = resp.status
-        is_json, body = _json_body(resp)
-        if status >= 500:
-            log.warning("to-do API %s %s answered %s (request %s)", method, url, status, request_id)
-            raise ApiUnavailable(
-                "The to-do service ran into a problem. Please try again later.",
-                status if status in (503, 504) else 502,
-            )
-        if 200 <= status < 300:
-            if not is_json:
-                log.warning("to-do API %s %s answered non-JSON %s", method, url, status)
-                raise ApiUnavailable("The to-do service gave an answer we cannot read.", 502)
-            return ApiResult(status, body, dict(resp.headers), resp.data)
-        answer = _ANSWERS.get(status, ApiRejected if 400 <= status < 500 else None)
-        if answer is None or (not is_json and status not in (401, 403)):
-            # A redirect, or an HTML 404 from something that is not the API: not the contract.
-            log.warning("to-do API %s %s answered unexpected %s", method, url, status)
-            raise ApiUnavailable("The to-do service gave an answer we cannot read.", 502)
-        return_body = body if is_json else None
-        raise answer(status, return_body, _message(return_body) or answer.title)
+            raise _unreachable(exc, where, request_id) from exc
+        return _result(resp, where, request_id)
 
 
-def init_app(app: Flask) -> TodoApiClient | None:
-    """The process's API client, created once from the app's settings (`app.extensions`)."""
-    if EXTENSION in app.extensions:
-        return app.extensions[EXTENSION]
-    config = app.config["WEB_CONFIG"]
-    if not config.todolist_api_url:
-        # The pages then say the to-do service is not configured; sign-in still works.
-        app.extensions[EXTENSION] = None
-        return None
+def _unreachable(exc: HTTPError, where: str, request_id: str | None) -> ApiUnavailable:
+    cause = failure_cause(exc)
+    message, status = {
+        "timed out": (messages.API_TIMEOUT, 504),
+        "TLS verification failed": (messages.API_TLS, 502),
+        "TLS handshake failed": (messages.API_TLS, 502),
+    }.get(cause, (messages.API_UNREACHABLE, 503))
+    return ApiUnavailable(message, status, f"{where}: {cause} (request {request_id})")
+
+
+def _result(resp: urllib3.BaseHTTPResponse, where: str, request_id: str | None) -> ApiResult:
+    status = resp.status
+    is_json, body = _json_body(resp)
+    if status >= 500:
+        raise ApiUnavailable(messages.API_FAILED, status if status in (503, 504) else 502,
+                             f"{where} answered {status} (request {request_id})")
+    if 200 <= status < 300:
+        if not is_json:
+            raise ApiUnavailable(messages.API_GARBLED, 502,
+                                 f"{where} answered {status} without JSON (request {request_id})")
+        return ApiResult(status, body, dict(resp.headers), resp.data)
+    answer = _ANSWERS.get(status, ApiRejected if 400 <= status < 500 else None)
+    if answer is None or (not is_json and status not in (401, 403)):
+        # A redirect, or an HTML 404 from something that is not the API: not the contract.
+        raise ApiUnavailable(messages.API_GARBLED, 502,
+                             f"{where} answered unexpected {status} (request {request_id})")
+    return_body = body if is_json else None
+    raise answer(status, return_body, _message(return_body) or answer.title_text,
+                 f"{where} answered {status} (request {request_id})")
+
+
+def create(config: Config) -> TodoApiClient:
+    """The process's API client, from the app's settings."""
     connect, read = config.todolist_api_timeout
-    api = TodoApiClient(
-        config.todolist_api_url,
-        ca_file=config.ca_file,
-        connect_timeout=connect,
-        read_timeout=read,
-    )
-    app.extensions[EXTENSION] = api
-    return api
-
-
-NOT_CONFIGURED = (
-    "The to-do service is not configured (TODOLIST_API_URL, TODOLIST_READ, TODOLIST_READWRITE)."
-)
-
-
-def client() -> TodoApiClient:
-    api = current_app.extensions.get(EXTENSION)
-    if api is None:
-        raise ApiUnavailable(NOT_CONFIGURED, 503)
-    return api
-
-
-def _unreachable(
-    method: str, url: str, exc: Exception, request_id: str | None
-) -> ApiUnavailable:
-    log.warning(
-        "to-do API %s %s unreachable: %s (request %s)",
-        method, url, type(exc).__name__, request_id,
-    )
-    return ApiUnavailable(
-        "The to-do service cannot be reached right now. Please try again later.", 503
+    return TodoApiClient(
+        cast(str, config.todolist_api_url), ca_file=config.ca_file,
+        connect_timeout=connect, read_timeout=read,
     )
 
 
 def scopes_for(kind: str) -> list[str]:
     """The scope a to-do operation needs: TODOLIST_READ for reads, TODOLIST_READWRITE for writes."""
-    config = current_app.config["WEB_CONFIG"]
+    config: Config = current_app.config["WEB_CONFIG"]
     scope = config.todolist_readwrite if kind == WRITE else config.todolist_read
     return [scope] if scope else []
-
-
-def max_description_length() -> int:
-    """The API's maximum description length (setting TODO_DESCRIPTION_MAX_LENGTH), for forms."""
-    config = current_app.config["WEB_CONFIG"]
-    return int(config.todo_description_max_length)
 
 
 def call(
@@ -320,22 +250,18 @@ def call(
     A 401 from the API means the token is no good to it (expired early, revoked, keys rotated):
     one forced refresh and one more try, which is safe for writes too because a 401 means the API
     did nothing. A second 401 raises `SignInRequired` for that scope.
-    Raises `SignInRequired`, `IdentityProviderUnavailable`, `ApiUnavailable`, `ApiAnswer`.
     """
-    kind = READ if method.upper() in ("GET", "HEAD") else WRITE
-    scopes = scopes_for(kind)
-    api = client()
-    if not scopes:
-        raise ApiUnavailable(NOT_CONFIGURED, 503)
+    scopes = scopes_for(READ if method.upper() in ("GET", "HEAD") else WRITE)
+    api: TodoApiClient = current_app.extensions[EXTENSION]
     identity = current_app.extensions["identity"]
     rid = request_id()
     token = identity.acquire_token(scopes)
     try:
         return api.request(method, token, item_id, json=json, data=data, request_id=rid)
-    except ApiUnauthorized:
-        log.info("to-do API refused the token; refreshing once (request %s)", rid)
+    except ApiUnauthorized as exc:
+        log.info("%s; refreshing the token once", exc.log)
     token = identity.acquire_token(scopes, force_refresh=True)
     try:
         return api.request(method, token, item_id, json=json, data=data, request_id=rid)
     except ApiUnauthorized as exc:
-        raise SignInRequired(scopes, "the to-do service did not accept the token") from exc
+        raise SignInRequired(scopes, f"{exc.log}, twice: the token is not accepted") from exc

@@ -1,52 +1,54 @@
-"""The auth blueprint: sign in, sign up, the provider's redirect back, sign out."""
+"""Signing in and out: `/auth/signin`, `/auth/signup`, the provider's redirect back, sign-out;
+and `login_required` for pages that need a signed-in user.
+
+A failure while signing in is shown on a page whose button starts a new sign-in: an answer
+from the provider is used up either way.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 import msal
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.errors import error_page
-from app.identity import (
-    IdentityProviderUnavailable,
-    SignInFailed,
-    current_identity,
-    local_path,
-)
+from app.errors import error_page, log_failure
+from app.failures import Failure, SignInFailed
+from app.identity import current_identity
 from app.security import csrf
+from app.urls import local_path, request_path
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-FAILURES = {
-    "cancelled": (
-        400,
-        "Sign-in was cancelled",
-        "You did not finish signing in, so nothing changed. You can start again whenever "
-        "you like.",
-    ),
-    "provider": (
-        400,
-        "The sign-in service reported a problem",
-        "The sign-in service could not sign you in ({detail}). Please try again.",
-    ),
-    "state": (
-        400,
-        "This sign-in response is not valid here",
-        "It does not belong to a sign-in started in this browser (it may have been used "
-        "already). Please start again.",
-    ),
-    "expired": (
-        400,
-        "Your sign-in attempt expired",
-        "Signing in took too long or was already completed. Please start again.",
-    ),
-    "id_token": (
-        502,
-        "Sign-in failed",
-        "The sign-in service's answer could not be verified, so you have not been signed in. "
-        "Please try again; if it keeps happening, tell the site's administrator.",
-    ),
-}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def login_required(view: F) -> F:
+    """A signed-out visit redirects to `/auth/signin?next=<this page>`."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_identity().user() is None:
+            return redirect(url_for("auth.signin", next=request_path()))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+@bp.errorhandler(Failure)
+def failed(failure: Failure) -> Response:
+    """Starting a sign-in can be tried again as it was; a used-up answer needs a new sign-in."""
+    log_failure(failure)
+    if request.endpoint != "auth.redirect_back":
+        action_url, label = request_path(), "Try again"
+    elif isinstance(failure, SignInFailed):
+        action_url, label = url_for("auth.signin", next=failure.next_path), "Sign in again"
+    else:
+        action_url, label = url_for("auth.signin"), "Sign in again"
+    return error_page(failure.status, failure.message, action_url=action_url, action_label=label)
 
 
 def _start(prompt: str | None) -> BaseResponse:
@@ -76,29 +78,7 @@ def signup() -> BaseResponse:
 def redirect_back() -> BaseResponse:
     """The provider's answer, as a query (our default) or a form_post."""
     answer = request.form if request.method == "POST" else request.args
-    try:
-        next_path = current_identity().complete_sign_in(answer.to_dict())
-    except IdentityProviderUnavailable as exc:
-        # This answer is used up; trying again means starting a new sign-in.
-        current_app.logger.warning("sign-in could not be completed: %s", exc)
-        return error_page(
-            exc.status,
-            "The sign-in service is unavailable",
-            f"We could not finish signing you in because {exc}. Please try again in a moment.",
-            action_url=url_for("auth.signin"),
-            action_label="Sign in again",
-        )
-    except SignInFailed as failure:
-        current_app.logger.warning("sign-in failed (%s): %s", failure.kind, failure.detail)
-        status, title, message = FAILURES[failure.kind]
-        return error_page(
-            status,
-            title,
-            message.format(detail=failure.detail),
-            action_url=url_for("auth.signin", next=failure.next_path),
-            action_label="Sign in again",
-        )
-    return redirect(next_path)
+    return redirect(current_identity().complete_sign_in(answer.to_dict()))
 
 
 @bp.get("/signout")

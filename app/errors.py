@@ -1,21 +1,25 @@
-"""Error pages (HTML) and problem+json answers (under `/api/`): never a trace, always a way on.
+"""Rendering failures: the HTML error page, RFC 9457 problem+json, and the app-wide handlers.
 
-`error_page()` is what views call to say what went wrong; the handlers registered by
-`init_app()` cover what views do not catch: 404, 405, CSRF refusals, `SignInRequired`
-(a redirect to sign in, or 401 for the JSON API), `IdentityProviderUnavailable`, and any other
-exception (500, logged, shown without details).
+Blueprints register their own handlers for `app.failures.Failure` (the to-do pages re-show the
+form with the typed text, the proxy answers problem+json, sign-in pages offer a new sign-in);
+what no blueprint handles lands here: 404, 405, CSRF refusals, any other `Failure`, and any
+other exception (500, logged with its trace, shown without details). Paths under `/api/` get
+problem+json, every other path an HTML page.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app.identity import IdentityProviderUnavailable, SignInRequired, request_path
+from app import messages
+from app.failures import Failure, log_safe
+from app.messages import Message
+from app.urls import request_path
 
 PROBLEM_TYPE = "about:blank"
 
@@ -23,6 +27,11 @@ PROBLEM_TYPE = "about:blank"
 def wants_json() -> bool:
     """Requests under `/api/` get problem+json; every other path gets an HTML page."""
     return request.path.startswith("/api/")
+
+
+def log_failure(failure: Failure) -> None:
+    """The failure's one log line (its level says whether an administrator must act)."""
+    current_app.logger.log(failure.level, "%s (%s %s)", failure.log, request.method, request.path)
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
@@ -36,20 +45,19 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
 
 def error_page(
     status: int,
-    title: str,
-    message: str,
+    message: Message,
     *,
     action_url: str | None = None,
     action_label: str | None = None,
 ) -> Response:
     """The error page (or problem+json under `/api/`) with an optional way to try again."""
     if wants_json():
-        return problem(status, title, message)
+        return problem(status, message.title, message.text)
     body = render_template(
         "error.html",
         status=status,
-        title=title,
-        message=message,
+        title=message.title,
+        message=message.text,
         action_url=action_url or url_for("pages.index"),
         action_label=action_label or "Go to the home page",
     )
@@ -59,64 +67,34 @@ def error_page(
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     if status == 404:
-        return error_page(404, "Page not found",
-                          "There is no page at this address. Check the link or start again.")
+        return error_page(404, messages.NOT_FOUND)
     if status == 405:
-        return error_page(405, "Not allowed", "This page cannot be used that way.")
-    return error_page(status, exc.name, exc.description or "The request could not be handled.")
+        return error_page(405, messages.NOT_ALLOWED)
+    text = exc.description or "The request could not be handled."
+    return error_page(status, Message(exc.name, text))
 
 
 def _csrf_error(exc: CSRFError) -> Response:
-    current_app.logger.info("refused a request without a valid CSRF token: %s", exc.description)
-    return error_page(
-        400,
-        "This form has expired",
-        "The form was not accepted because it came without this site's security token, or "
-        "the token has expired. Go back, reload the page and try again.",
-        action_url=url_for("pages.index"),
-    )
+    current_app.logger.info("refused a request without a valid CSRF token: %s",
+                            log_safe(exc.description))
+    return error_page(400, messages.FORM_EXPIRED)
 
 
-def _return_path() -> str:
-    """Where to come back after signing in: this page, or for a form post the page it was on."""
-    if request.method == "GET":
-        return request_path()
-    referrer = urlsplit(request.referrer or "")
-    if referrer.netloc == request.host and referrer.path.startswith("/"):
-        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
-    return "/"
-
-
-def _sign_in_required(exc: SignInRequired) -> Response:
-    if wants_json():
-        return problem(401, "Sign-in required", "Sign in again to continue.", reason=exc.reason)
-    scope = " ".join(exc.scopes) or None
-    return redirect(url_for("auth.signin", next=_return_path(), scope=scope))
-
-
-def _provider_unavailable(exc: IdentityProviderUnavailable) -> Response:
-    current_app.logger.warning("identity provider unavailable: %s", exc)
-    return error_page(
-        exc.status,
-        "The sign-in service is unavailable",
-        f"We could not complete this because {exc}. Please try again in a moment.",
-        action_url=request_path() if request.method == "GET" else url_for("pages.index"),
-        action_label="Try again",
-    )
+def _failure(failure: Failure) -> Response:
+    log_failure(failure)
+    again = request_path() if request.method == "GET" else url_for("pages.index")
+    return error_page(failure.status, failure.message, action_url=again, action_label="Try again")
 
 
 def _unexpected(exc: Exception) -> Response:
-    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
-    return error_page(
-        500,
-        "Something went wrong",
-        "An unexpected error stopped this page. It has been logged; please try again.",
+    current_app.logger.log(
+        logging.ERROR, "unhandled error on %s %s", request.method, request.path, exc_info=exc
     )
+    return error_page(500, messages.UNEXPECTED)
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
-    app.register_error_handler(SignInRequired, _sign_in_required)
-    app.register_error_handler(IdentityProviderUnavailable, _provider_unavailable)
+    app.register_error_handler(Failure, _failure)
     app.register_error_handler(Exception, _unexpected)

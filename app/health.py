@@ -18,7 +18,8 @@ import redis
 import requests
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
-from app.identity import IdentityProviderUnavailable, current_identity
+from app.failures import ProviderUnavailable
+from app.identity import current_identity
 from common.http import HttpClient
 from config import Config
 
@@ -48,9 +49,9 @@ def _session_store() -> str | None:
 
 def _tenant() -> str | None:
     try:
-        current_identity().discovery()
-    except IdentityProviderUnavailable as exc:
-        return str(exc)
+        current_identity().tenant.discovery()
+    except ProviderUnavailable as exc:
+        return exc.log
     return None
 
 
@@ -88,4 +89,3 @@ def readyz() -> Response:
 def init_app(app: Flask) -> None:
     config: Config = app.config["WEB_CONFIG"]
     app.extensions[EXTENSION] = HttpClient(ca_file=config.ca_file, timeout=PROBE_TIMEOUT)
-    app.register_blueprint(bp)

@@ -1,56 +1,48 @@
-"""Who the user is: MSAL's auth-code flow, ID-token validation, the per-session token cache.
+"""Who the user is, in five verbs: `start_sign_in`, `complete_sign_in`, `user`, `acquire_token`,
+`sign_out` (after the `identity` package's `web.Auth`).
 
-One `Identity` per process (at `app.extensions["identity"]`) holds what every request shares:
-MSAL's settings, one pooled `HttpClient`, one `http_cache`, the tenant's discovery document
-(fetched once) and its signing keys. Each request builds a short-lived MSAL application around
-the session's `SerializableTokenCache`; that costs no network, because MSAL's own discovery GET
-is answered from the document `Identity` already holds.
-
-MSAL checks `state` and `nonce` but not the ID token itself, so `complete_sign_in` validates it
-(signature, `iss`, `aud`/`azp`, `exp`/`iat`/`nbf`, `sub`, `tid`, `nonce`) before anything from
-the response reaches the session.
-
-The token cache is not in the session but in `app.token_store` under a key the session holds,
-so that concurrent requests of one user, on any thread or instance, refresh it once and never
-write an older copy over a newer one (see `acquire_token` and `app/token_store.py`).
+MSAL runs the auth-code flow (PKCE, `state`, `nonce`) and refreshes tokens; `app.tenant.Tenant`
+holds the tenant's document, keys and MSAL's HTTP; `common.oidc.validate_id_token` checks the ID
+token before anything from the response reaches the session; `app.token_store` keeps each
+session's token cache outside the session, refreshed under a lock so that concurrent requests
+of one user redeem the refresh token once. Failures are `app.failures` exceptions.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import hmac
-import json
-import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from collections.abc import Mapping
+from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
 
 import msal
 import requests
-from flask import current_app, redirect, request, session, url_for
+from flask import current_app, session
 
+from app.failures import (
+    Failure,
+    ProviderUnavailable,
+    SignInFailed,
+    SignInRequired,
+    misconfiguration,
+    provider_text,
+    refusal,
+)
+from app.messages import SIGN_IN_BUSY
+from app.tenant import Tenant
 from app.token_store import (
-    FileTokenStore,
     StoredTokens,
     TokenStore,
     TokenStoreBusy,
+    cache_of,
+    fresh_access_token,
     new_key,
+    trimmed,
     valid_key,
 )
-from common.http import HttpClient
-from common.oidc import (
-    DiscoveryError,
-    KeySet,
-    KeySetUnavailable,
-    TokenError,
-    decode_rs256,
-    discovery_url,
-    fetch_discovery,
-)
-from common.settings import is_guid
+from app.urls import absolute_url, local_path
+from common.oidc import KeySetUnavailable, TokenError, validate_id_token
 from config import Config
 
 # MSAL warns whenever response_mode is not form_post. We ask for `query` on purpose: a form_post
@@ -61,186 +53,22 @@ FLOWS_KEY = "auth_flows"
 USER_KEY = "user"
 ACCOUNT_KEY = "account_id"
 TOKENS_KEY = "token_key"  # the key of this session's token cache in the token store
-# MSAL refreshes an access token that expires within 5 minutes; the lock-free path does too.
-ACCESS_TOKEN_MARGIN = 300
-FLOW_LIFETIME = 600.0
 MAX_PENDING_FLOWS = 5
 CLOCK_SKEW = 120.0
 RESPONSE_MODE = "query"
-# Errors after which only the user can help (by signing in again or consenting).
-INTERACTION_ERRORS = frozenset(
-    {"interaction_required", "consent_required", "invalid_grant", "login_required"}
-)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class SignInRequired(Exception):
-    """No usable token without the user: not signed in, or the tenant wants them back."""
-
-    def __init__(self, scopes: list[str], reason: str) -> None:
-        super().__init__(reason)
-        self.scopes = list(scopes)
-        self.reason = reason
-
-
-class IdentityProviderUnavailable(Exception):
-    """The tenant could not be reached, was too slow, or answered something unusable.
-
-    `status` is the HTTP status that fits: 503 unreachable, 504 too slow, 502 bad answer.
-    The message is safe to show (no tokens, no secrets).
-    """
-
-    def __init__(self, message: str, status: int = 503) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class SignInFailed(Exception):
-    """A sign-in attempt ended without a signed-in user.
-
-    `kind` is one of `cancelled`, `provider`, `state`, `expired`, `id_token`; `detail` is a
-    safe, short description for the page and the log; `next_path` is where the user wanted to
-    go, so that "try again" can lead there.
-    """
-
-    def __init__(self, kind: str, detail: str, next_path: str = "/") -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
-        self.detail = detail
-        self.next_path = next_path
-
-
-def _unavailable(exc: requests.RequestException, what: str) -> IdentityProviderUnavailable:
-    if isinstance(exc, requests.Timeout):
-        return IdentityProviderUnavailable(f"the sign-in service did not answer in time ({what})",
-                                           504)
-    return IdentityProviderUnavailable(f"the sign-in service could not be reached ({what})", 503)
-
-
-class _DiscoveryResponse:
-    """The shape of response MSAL reads (status_code, text, headers) for the known document."""
-
-    def __init__(self, document: Mapping[str, Any]) -> None:
-        self.status_code = 200
-        self.text = json.dumps(document)
-        self.headers: dict[str, str] = {"content-type": "application/json"}
-
-
-class _MsalHttp:
-    """The HTTP client MSAL gets: the shared pool, with tenant discovery answered from memory."""
-
-    def __init__(self, identity: Identity) -> None:
-        self._identity = identity
-        self._discovery_url = discovery_url(identity.config.authority)
-
-    def get(self, url: str, **kwargs: Any) -> Any:
-        if url == self._discovery_url:
-            return _DiscoveryResponse(self._identity.discovery())
-        return self._identity.http.get(url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> Any:
-        return self._identity.http.post(url, **kwargs)
-
-    def close(self) -> None:
-        """The pool outlives every per-request MSAL application; nothing to close here."""
-
-
-def local_path(value: str | None) -> str | None:
-    """`value` if it is a path on this site (`/x?y`), else None: no `//host`, no scheme, no `\\`."""
-    if not value or not value.startswith("/") or value.startswith("//"):
-        return None
-    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        return None
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return None
-    return value
-
-
-def absolute_url(address: str) -> str:
-    """`address` as configured, or for a path (`/auth/redirect`) the URL on this request's host.
-
-    The scheme and host are the request's as WSGI sees them: behind a proxy they are the public
-    ones only when `TRUSTED_PROXY_HOPS` lets ProxyFix apply the proxy's forwarded headers.
-    """
-    if address.startswith("/"):
-        return request.host_url.rstrip("/") + address
-    return address
-
-
-def request_path() -> str:
-    """The current request's path and query, as a return address."""
-    query = request.query_string.decode("latin-1")
-    return f"{request.path}?{query}" if query else request.path
 
 
 class Identity:
     """The process-wide sign-in machinery; per-request state lives in the Flask session."""
 
-    def __init__(self, config: Config, tokens: TokenStore | None = None) -> None:
+    def __init__(self, config: Config, tokens: TokenStore) -> None:
         self.config = config
-        self.tokens: TokenStore = tokens or FileTokenStore(
-            config.instance_dir / "tokens", 12 * 3600
-        )
-        self.http = HttpClient(ca_file=config.ca_file, timeout=config.tenant_timeout)
-        self.http_cache: dict[Any, Any] = {}
-        self._lock = threading.Lock()
-        self._discovery: dict[str, Any] | None = None
-        self._keys: KeySet | None = None
+        self.tokens = tokens
+        self.tenant = Tenant(config)
+        self.flow_lifetime = 600.0  # seconds a started sign-in may take
         # Session keys that survive signing in (features add theirs: a draft kept while the
         # user signs in again for a scope, say). Everything else from before is dropped.
         self.keep_at_sign_in: set[str] = set()
-        self._msal_settings: dict[str, Any] = {
-            "client_id": config.client_id,
-            "client_credential": config.client_credential,
-            "authority": config.authority,
-            "http_client": _MsalHttp(self),
-            "http_cache": self.http_cache,
-            "instance_discovery": False,
-        }
-
-    # --- the tenant -------------------------------------------------------------------------
-
-    def discovery(self) -> dict[str, Any]:
-        """The tenant's discovery document, fetched once per process (a failure is retried)."""
-        doc = self._discovery
-        if doc is not None:
-            return doc
-        with self._lock:
-            if self._discovery is None:
-                try:
-                    self._discovery = fetch_discovery(self.http, self.config.authority)
-                except DiscoveryError as exc:
-                    raise _discovery_unavailable(exc) from exc
-            return self._discovery
-
-    def keys(self) -> KeySet:
-        doc = self.discovery()
-        with self._lock:
-            if self._keys is None:
-                self._keys = KeySet(
-                    self.http, doc["jwks_uri"], self.config.jwks_min_refresh_seconds
-                )
-            return self._keys
-
-    def expected_tenant_id(self) -> str | None:
-        """The configured tenant GUID, or the one the discovered issuer names."""
-        if self.config.tenant_id:
-            return self.config.tenant_id
-        first = urlsplit(self.discovery()["issuer"]).path.strip("/").split("/")[0]
-        return first if is_guid(first) else None
-
-    def _msal_app(self, cache: msal.SerializableTokenCache) -> msal.ConfidentialClientApplication:
-        self.discovery()
-        try:
-            return msal.ConfidentialClientApplication(token_cache=cache, **self._msal_settings)
-        except requests.RequestException as exc:
-            raise _unavailable(exc, "discovery") from exc
-        except ValueError as exc:
-            raise IdentityProviderUnavailable(
-                "the sign-in service's configuration is unusable", 502
-            ) from exc
 
     # --- signing in ---------------------------------------------------------------------------
 
@@ -252,34 +80,47 @@ class Identity:
         The flow (PKCE verifier, nonce, state) stays in the server-side session, keyed by its
         `state`, so several tabs can sign in at once and a response can be matched to its flow.
         """
-        app = self._msal_app(msal.SerializableTokenCache())
-        flow = app.initiate_auth_code_flow(
+        flow = self.tenant.msal_app().initiate_auth_code_flow(
             scopes=list(scopes or []),
             redirect_uri=absolute_url(self.config.redirect_uri),
             prompt=prompt,
             response_mode=RESPONSE_MODE,
         )
-        flows = dict(session.get(FLOWS_KEY) or {})
         now = time.time()
         flows = {
-            state: entry for state, entry in flows.items()
-            if now - entry.get("started", 0) < FLOW_LIFETIME
+            state: entry for state, entry in dict(session.get(FLOWS_KEY) or {}).items()
+            if now - entry.get("started", 0) < self.flow_lifetime
         }
         while len(flows) >= MAX_PENDING_FLOWS:
-            oldest = min(flows, key=lambda s: flows[s]["started"])
-            del flows[oldest]
+            del flows[min(flows, key=lambda s: flows[s]["started"])]
         flows[flow["state"]] = {"flow": flow, "next": local_path(next_path) or "/", "started": now}
         session[FLOWS_KEY] = flows
-        return flow["auth_uri"]
+        return cast(str, flow["auth_uri"])
 
     def complete_sign_in(self, auth_response: Mapping[str, str]) -> str:
         """Redeem the provider's answer; on success the user is signed in in a new session.
 
         Returns the local path the user wanted. Raises `SignInFailed` (nothing from the response
-        is kept) or `IdentityProviderUnavailable`.
+        is kept), `AppMisconfigured` or `ProviderUnavailable`.
         """
         flows = dict(session.get(FLOWS_KEY) or {})
-        state = auth_response.get("state")
+        entry = self._take_flow(flows, auth_response.get("state"))
+        try:
+            claims, account_id, cache = self._redeem(entry, auth_response)
+        except Exception:
+            # The flow is used up either way: a second try with the same state must fail too.
+            if flows:
+                session[FLOWS_KEY] = flows
+            else:
+                session.pop(FLOWS_KEY, None)
+            raise
+        # The session still holds the flow, so it is not empty and gets a new id.
+        self._begin_session(claims, account_id, cache)
+        return cast(str, entry["next"])
+
+    @staticmethod
+    def _take_flow(flows: dict[str, Any], state: object) -> dict[str, Any]:
+        """The flow `state` names, removed from `flows`."""
         entry = flows.pop(state, None) if isinstance(state, str) else None
         if entry is None:
             if not flows:
@@ -287,48 +128,24 @@ class Identity:
                     "expired", "no sign-in was in progress (it expired or was already completed)"
                 )
             raise SignInFailed("state", "the response does not match a sign-in started here")
-        try:
-            claims, account_id, cache = self._redeem(entry, auth_response)
-        except BaseException:
-            # The flow is used up either way: a second try with the same state must fail too.
-            if flows:
-                session[FLOWS_KEY] = flows
-            else:
-                session.pop(FLOWS_KEY, None)
-            raise
-        # Signed in. The session still holds the flow, so it is not empty and gets a new id.
-        old_key = session.get(TOKENS_KEY)
-        token_key = new_key()
-        self.tokens.save(token_key, StoredTokens(1, self._trimmed(cache)))
-        current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
-        kept = {key: session[key] for key in self.keep_at_sign_in if key in session}
-        session.clear()
-        session.update(kept)
-        session[USER_KEY] = claims
-        session[ACCOUNT_KEY] = account_id
-        session[TOKENS_KEY] = token_key
-        if valid_key(old_key):
-            self.tokens.delete(old_key)
-        return cast(str, entry["next"])
+        return cast(dict[str, Any], entry)
 
     def _redeem(
-        self, entry: Mapping[str, Any], auth_response: Mapping[str, str]
+        self, entry: Mapping[str, Any], answer: Mapping[str, str]
     ) -> tuple[dict[str, Any], str, msal.SerializableTokenCache]:
-        """Check the response against its flow, redeem the code and validate the ID token."""
-        next_path = entry["next"]
-        if time.time() - entry["started"] > FLOW_LIFETIME:
+        """Redeem the code of `answer` for `entry`'s flow and validate the ID token."""
+        next_path, flow = entry["next"], entry["flow"]
+        if time.time() - entry["started"] > self.flow_lifetime:
             raise SignInFailed("expired", "the sign-in attempt took too long", next_path)
-        error = auth_response.get("error")
-        if error:
-            kind = "cancelled" if error == "access_denied" else "provider"
-            raise SignInFailed(kind, _provider_error(auth_response), next_path)
-        flow = entry["flow"]
+        scopes = [s for s in flow.get("scope", []) if s in self.config.api_scopes]
+        if answer.get("error"):
+            self._authorize_error(answer, scopes, next_path)
         cache = msal.SerializableTokenCache()
-        app = self._msal_app(cache)
+        app = self.tenant.msal_app(cache)
         try:
-            result = app.acquire_token_by_auth_code_flow(dict(flow), dict(auth_response))
+            result = app.acquire_token_by_auth_code_flow(dict(flow), dict(answer))
         except requests.RequestException as exc:
-            raise _unavailable(exc, "token") from exc
+            raise ProviderUnavailable.network(exc, None, "code redemption") from exc
         except ValueError as exc:
             detail = "the response does not match its sign-in"
             raise SignInFailed("state", detail, next_path) from exc
@@ -337,64 +154,58 @@ class Identity:
             detail = "the ID token's nonce does not match"
             raise SignInFailed("id_token", detail, next_path) from exc
         if "error" in result:
-            raise SignInFailed("provider", _provider_error(result), next_path)
-        try:
-            claims = self.validate_id_token(result.get("id_token"), flow["nonce"])
-        except KeySetUnavailable as exc:
-            raise IdentityProviderUnavailable(
-                "the sign-in service's signing keys could not be fetched", 503
-            ) from exc
-        except TokenError as exc:
-            raise SignInFailed("id_token", str(exc), next_path) from exc
+            self._authorize_error(result, scopes, next_path, during="code redemption")
+        claims = self._validated(result.get("id_token"), flow["nonce"], next_path)
         accounts = app.get_accounts()
         if len(accounts) != 1:
             raise SignInFailed("id_token", "the response names no single account", next_path)
         return claims, accounts[0]["home_account_id"], cache
 
-    def _trimmed(self, cache: msal.SerializableTokenCache) -> str:
-        """The cache serialized without what this app never reads back from it.
+    def _authorize_error(
+        self, answer: Mapping[str, Any], scopes: list[str], next_path: str,
+        during: str = "authorization",
+    ) -> None:
+        """Raise what an error answer of the sign-in means (misconfigured app, or a failure)."""
+        misconfigured = misconfiguration(answer, scopes, self.tenant.facts, during)
+        if misconfigured is not None:
+            raise misconfigured
+        kind = "cancelled" if answer.get("error") == "access_denied" else "provider"
+        raise SignInFailed(kind, provider_text(answer), next_path)
 
-        The raw ID token (its validated claims are in the session) and access tokens for other
-        resources (a sign-in without API scopes brings one for Microsoft Graph, as Entra does)
-        are about 3 KB of every user's stored state, read on every request.
-        """
-        for idt in list(cache.search(msal.TokenCache.CredentialType.ID_TOKEN)):
-            cache.remove_idt(idt)
-        wanted = set(self.config.api_scopes)
-        for at in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
-            if not wanted.intersection(at.get("target", "").split()):
-                cache.remove_at(at)
-        return cache.serialize()
+    def _validated(self, id_token: Any, nonce: str, next_path: str) -> dict[str, Any]:
+        try:
+            return validate_id_token(
+                id_token,
+                self.tenant.keys(),
+                issuer=self.tenant.discovery()["issuer"],
+                client_id=self.config.client_id,
+                tenant_id=self.tenant.tenant_id(),
+                nonce=nonce,
+                leeway=CLOCK_SKEW,
+            )
+        except KeySetUnavailable as exc:
+            raise ProviderUnavailable.bad_answer(
+                f"the signing keys could not be fetched ({exc})", "ID-token validation"
+            ) from exc
+        except TokenError as exc:
+            raise SignInFailed("id_token", str(exc), next_path) from exc
 
-    def validate_id_token(self, id_token: Any, flow_nonce: str) -> dict[str, Any]:
-        """The ID token's claims if it passes every rule in security.md (raises TokenError)."""
-        if not isinstance(id_token, str) or not id_token:
-            raise TokenError("the response carries no ID token")
-        client_id = self.config.client_id
-        claims = decode_rs256(
-            id_token,
-            self.keys(),
-            issuer=self.discovery()["issuer"],
-            audience=client_id,
-            leeway=CLOCK_SKEW,
-            require=("exp", "iat", "iss", "aud", "sub"),
-        )
-        aud = claims["aud"]
-        if isinstance(aud, list) and (len(aud) != 1 or claims.get("azp") != client_id):
-            raise TokenError("the ID token has several audiences and azp is not this app")
-        if "azp" in claims and claims["azp"] != client_id:
-            raise TokenError("the ID token's azp is not this app")
-        if not isinstance(claims["sub"], str) or not claims["sub"]:
-            raise TokenError("the ID token's sub is empty")
-        tenant = self.expected_tenant_id()
-        if tenant is not None and claims.get("tid") != tenant:
-            raise TokenError("the ID token's tid is not the configured tenant")
-        expected_nonce = hashlib.sha256(flow_nonce.encode("ascii")).hexdigest()
-        if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(
-            claims["nonce"], expected_nonce
-        ):
-            raise TokenError("the ID token's nonce does not match")
-        return claims
+    def _begin_session(
+        self, claims: dict[str, Any], account_id: str, cache: msal.SerializableTokenCache
+    ) -> None:
+        """A new session id holding the user; the old session's token cache is deleted."""
+        old_key = session.get(TOKENS_KEY)
+        token_key = new_key()
+        self.tokens.save(token_key, StoredTokens(1, trimmed(cache, self.config.api_scopes)))
+        current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]  # Flask-Session's
+        kept = {key: session[key] for key in self.keep_at_sign_in if key in session}
+        session.clear()
+        session.update(kept)
+        session[USER_KEY] = claims
+        session[ACCOUNT_KEY] = account_id
+        session[TOKENS_KEY] = token_key
+        if valid_key(old_key):
+            self.tokens.delete(old_key)
 
     # --- the signed-in user -------------------------------------------------------------------
 
@@ -409,58 +220,33 @@ class Identity:
         A fresh cached token is returned without a lock or a write. Otherwise the refresh runs
         under the cache's lock in the token store, on the cache as re-read under that lock, so
         that of many concurrent requests (threads or processes) one redeems the refresh token
-        and the others find its result.
-
-        Raises `SignInRequired` when there is no user or the tenant needs them, and
-        `IdentityProviderUnavailable` when the tenant cannot be reached or refuses the app.
+        and the others find its result. Raises `SignInRequired` when there is no user or the
+        tenant needs them, another `app.failures` exception when the tenant refuses or fails.
         """
         token_key = session.get(TOKENS_KEY)
         account_id = session.get(ACCOUNT_KEY)
         if self.user() is None or not valid_key(token_key) or not isinstance(account_id, str):
             raise SignInRequired(scopes, "not signed in")
         if not force_refresh:
-            token = self._fresh_access_token(self.tokens.load(token_key), scopes, account_id)
+            stored = self.tokens.load(token_key)
+            token = fresh_access_token(stored, scopes, self.config.client_id, account_id)
             if token is not None:
                 return token
         try:
             with self.tokens.locked(token_key):
-                return self._acquire_locked(token_key, account_id, scopes, force_refresh)
+                return self._refresh(token_key, account_id, scopes, force_refresh)
         except TokenStoreBusy as exc:
-            raise IdentityProviderUnavailable(
-                "another request is still refreshing your sign-in", 503
-            ) from exc
+            raise Failure(SIGN_IN_BUSY, 503, f"token refresh lock busy: {exc}") from exc
 
-    def _fresh_access_token(
-        self, stored: StoredTokens, scopes: list[str], account_id: str
-    ) -> str | None:
-        """A cached access token for `scopes` that MSAL would return without refreshing."""
-        if stored.cache is None:
-            return None
-        cache = msal.SerializableTokenCache()
-        cache.deserialize(stored.cache)
-        now = time.time()
-        for entry in cache.search(
-            msal.TokenCache.CredentialType.ACCESS_TOKEN,
-            target=list(scopes),
-            query={"client_id": self.config.client_id, "home_account_id": account_id},
-        ):
-            if int(entry["expires_on"]) - now < ACCESS_TOKEN_MARGIN:
-                continue
-            if "refresh_on" in entry and int(entry["refresh_on"]) < now:
-                continue
-            return cast(str, entry["secret"])
-        return None
-
-    def _acquire_locked(
+    def _refresh(
         self, token_key: str, account_id: str, scopes: list[str], force_refresh: bool
     ) -> str:
         """MSAL's silent acquisition on the stored cache; the caller holds its lock."""
         stored = self.tokens.load(token_key)
-        if stored.cache is None:
+        cache = cache_of(stored)
+        if cache is None:
             raise SignInRequired(scopes, "the session's tokens are gone")
-        cache = msal.SerializableTokenCache()
-        cache.deserialize(stored.cache)
-        app = self._msal_app(cache)
+        app = self.tenant.msal_app(cache)
         account = next(
             (a for a in app.get_accounts() if a.get("home_account_id") == account_id), None
         )
@@ -471,21 +257,16 @@ class Identity:
                 list(scopes), account, force_refresh=force_refresh
             )
         except requests.RequestException as exc:
-            raise _unavailable(exc, "token") from exc
+            raise ProviderUnavailable.network(exc, None, "token refresh") from exc
         finally:
             if cache.has_state_changed:
-                self.tokens.save(token_key, StoredTokens(stored.version + 1, self._trimmed(cache)))
+                new = StoredTokens(stored.version + 1, trimmed(cache, self.config.api_scopes))
+                self.tokens.save(token_key, new)
         if result is None:
             raise SignInRequired(scopes, "no token for these scopes")
         if "access_token" in result:
             return cast(str, result["access_token"])
-        error = result.get("error", "")
-        if result.get("suberror") == "consent_required":
-            # Entra says invalid_grant + suberror; the reason callers act on is the consent.
-            raise SignInRequired(scopes, "consent_required")
-        if error in INTERACTION_ERRORS:
-            raise SignInRequired(scopes, error)
-        raise IdentityProviderUnavailable(f"the sign-in service refused a token ({error})", 502)
+        raise refusal(result, scopes, self.tenant.facts, "token refresh")
 
     # --- signing out --------------------------------------------------------------------------
 
@@ -499,48 +280,17 @@ class Identity:
         session.clear()
         if valid_key(token_key):
             self.tokens.delete(token_key)
+        back = absolute_url(self.config.post_logout_redirect_uri)
         try:
-            endpoint = self.discovery().get("end_session_endpoint")
-        except IdentityProviderUnavailable:
+            endpoint = self.tenant.discovery().get("end_session_endpoint")
+        except ProviderUnavailable as exc:
+            current_app.logger.warning("%s (signing out locally only)", exc.log)
             endpoint = None
         if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
-            return absolute_url(self.config.post_logout_redirect_uri)
-        query = urlencode(
-            {
-                "post_logout_redirect_uri": absolute_url(self.config.post_logout_redirect_uri),
-                "client_id": self.config.client_id,
-            }
-        )
+            return back
+        query = urlencode({"post_logout_redirect_uri": back, "client_id": self.config.client_id})
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
-
-
-def _discovery_unavailable(exc: DiscoveryError) -> IdentityProviderUnavailable:
-    cause = exc.__cause__
-    if isinstance(cause, requests.Timeout):
-        return IdentityProviderUnavailable("the sign-in service did not answer in time", 504)
-    if isinstance(cause, requests.RequestException):
-        return IdentityProviderUnavailable("the sign-in service could not be reached", 503)
-    return IdentityProviderUnavailable("the sign-in service answered something unusable", 502)
-
-
-def _provider_error(response: Mapping[str, Any]) -> str:
-    """`error: description`, shortened; descriptions are the provider's text, never tokens."""
-    error = str(response.get("error", "error"))[:64]
-    description = str(response.get("error_description") or "")[:300]
-    return f"{error}: {description}" if description else error
 
 
 def current_identity() -> Identity:
     return cast(Identity, current_app.extensions["identity"])
-
-
-def login_required(view: F) -> F:
-    """A signed-out visit redirects to `/auth/signin?next=<this page>`."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if current_identity().user() is None:
-            return redirect(url_for("auth.signin", next=request_path()))
-        return view(*args, **kwargs)
-
-    return cast(F, wrapper)

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Blueprint, render_template
 
-from app.identity import current_identity, login_required
+from app.auth import login_required
+from app.identity import current_identity
 
 bp = Blueprint("pages", __name__)
 

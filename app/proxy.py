@@ -5,36 +5,28 @@ signed-in user's token (read scope for GET, write scope otherwise) and answer wi
 JSON and status. The browser authenticates with its session cookie; writes also need the CSRF
 token in the `X-CSRFToken` header. Failures are `application/problem+json` (RFC 9457): 401 when
 signed out or a sign-in is needed (never a redirect: scripts cannot follow one to a sign-in
-page), 502/503/504 when the API cannot be used. Tokens never appear in any answer.
+page), 403 without consent, the API's own 4xx answer, 5xx when the tenant or the API cannot be
+used. Tokens never appear in any answer.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from app import api_client
-from app.api_client import ApiAnswer, ApiResult, ApiUnavailable
-from app.errors import problem
-from app.identity import IdentityProviderUnavailable, SignInRequired, current_identity
+from app import api_client, messages
+from app.api_client import ApiAnswer, ApiResult
+from app.errors import log_failure, problem
+from app.failures import Failure, SignInRequired
+from app.identity import current_identity
 from common.requestlog import request_id
 
 bp = Blueprint("proxy", __name__, url_prefix="/api/todolist")
 
 MAX_BODY_BYTES = 64 * 1024
 CSRF_HEADER = "X-CSRFToken"
-
-
-def init_app(app: Flask) -> None:
-    api_client.init_app(app)
-    app.register_blueprint(bp)
-    # The proxy checks the CSRF header itself, after the sign-in check, so that a signed-out
-    # script gets 401 (sign in) rather than 400 (no CSRF token: it has no session to own one).
-    csrf = app.extensions.get("csrf")
-    if csrf is not None:
-        csrf.exempt(bp)
 
 
 @bp.after_request
@@ -45,27 +37,48 @@ def no_store(resp: Response) -> Response:
 
 @bp.before_request
 def signed_in_and_csrf() -> Response | None:
+    """Signed in first (401), then the CSRF header on writes (400), then the body's size."""
     if current_identity().user() is None:
-        return problem(
-            401,
-            "Sign-in required",
-            "Sign in to use the to-do list.",
-            signin_url=url_for("auth.signin", next="/todos"),
-        )
+        return problem(401, messages.SIGN_IN_NEEDED.title, messages.SIGN_IN_NEEDED.text,
+                       signin_url=url_for("auth.signin", next="/todos"))
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return None
     if current_app.config.get("WTF_CSRF_ENABLED", True):
         try:
             validate_csrf(request.headers.get(CSRF_HEADER))
         except ValidationError as exc:
-            return problem(
-                400,
-                "CSRF token missing or invalid",
-                f"Send the page's CSRF token in the {CSRF_HEADER} header ({exc.args[0]}).",
-            )
+            return problem(400, "CSRF token missing or invalid",
+                           f"Send the page's CSRF token in the {CSRF_HEADER} header "
+                           f"({exc.args[0]}).")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return problem(413, "Request too large", f"The body may be {MAX_BODY_BYTES} bytes at most.")
+        return _too_large()
     return None
+
+
+def _too_large() -> Response:
+    return problem(413, "Request too large", f"The body may be {MAX_BODY_BYTES} bytes at most.")
+
+
+@bp.errorhandler(SignInRequired)
+def sign_in_needed(exc: SignInRequired) -> Response:
+    current_app.logger.info("sign-in needed for %s: %s", " ".join(exc.scopes), exc.reason)
+    return problem(401, messages.SIGN_IN_RENEW.title, messages.SIGN_IN_RENEW.text,
+                   signin_url=url_for("auth.signin", next="/todos", scope=" ".join(exc.scopes)),
+                   request_id=request_id())
+
+
+@bp.errorhandler(Failure)
+def failed(failure: Failure) -> Response:
+    """The API's own 4xx JSON is passed through; anything else is our problem+json."""
+    if isinstance(failure, ApiAnswer) and isinstance(failure.body, dict | list):
+        resp = jsonify(failure.body)
+        resp.status_code = failure.status
+        if isinstance(failure.body, dict):
+            resp.mimetype = "application/problem+json"
+        return resp
+    log_failure(failure)
+    return problem(failure.status, failure.message.title, failure.message.text,
+                   request_id=request_id())
 
 
 def _forward(method: str, item_id: str | None = None) -> Response:
@@ -73,46 +86,8 @@ def _forward(method: str, item_id: str | None = None) -> Response:
     if method in ("POST", "PUT"):
         data = request.get_data(cache=False)[: MAX_BODY_BYTES + 1]
         if len(data) > MAX_BODY_BYTES:
-            return problem(
-                413, "Request too large", f"The body may be {MAX_BODY_BYTES} bytes at most."
-            )
-    rid = request_id()
-    try:
-        result = api_client.call(method, item_id, data=data)
-    except SignInRequired as exc:
-        scopes = " ".join(exc.scopes)
-        if exc.reason == "consent_required":
-            return problem(
-                403,
-                "Your account lacks permission",
-                "This app has not been granted access to the to-do list for this operation.",
-                request_id=rid,
-            )
-        return problem(
-            401,
-            "Sign-in required",
-            "Your sign-in has to be renewed before the to-do list can be used.",
-            signin_url=url_for("auth.signin", next="/todos", scope=scopes),
-            request_id=rid,
-        )
-    except IdentityProviderUnavailable as exc:
-        return problem(
-            exc.status,
-            "The sign-in service is unavailable",
-            "The sign-in service cannot be reached right now. Please try again later.",
-            request_id=rid,
-        )
-    except ApiUnavailable as exc:
-        return problem(exc.status, exc.title, exc.detail, request_id=rid)
-    except ApiAnswer as exc:
-        if isinstance(exc.body, dict | list):
-            resp = jsonify(exc.body)
-            resp.status_code = exc.status
-            if isinstance(exc.body, dict):
-                resp.mimetype = "application/problem+json"
-            return resp
-        return problem(exc.status, exc.title, exc.detail, request_id=rid)
-    return _success(result)
+            return _too_large()
+    return _success(api_client.call(method, item_id, data=data))
 
 
 def _success(result: ApiResult) -> Response:

@@ -22,22 +22,16 @@ from flask_session.cachelib import CacheLibSessionInterface
 from flask_session.redis import RedisSessionInterface
 
 from app.errors import error_page
+from app.messages import STORE_UNAVAILABLE
 
 # What a broken store raises: redis-py's errors, and the file system's.
 STORE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
-UNAVAILABLE_TITLE = "The session store is unavailable"
-UNAVAILABLE_MESSAGE = (
-    "This site cannot reach the store that keeps sign-ins, so it cannot serve you right now. "
-    "Nothing was changed. Please try again in a minute."
-)
-
-
 class UnavailableSession(ServerSideSession):
     """Stands in for a session that could not be read; it is never saved."""
 
 
 def store_unavailable() -> Response:
-    response = error_page(503, UNAVAILABLE_TITLE, UNAVAILABLE_MESSAGE)
+    response = error_page(503, STORE_UNAVAILABLE)
     response.headers["Retry-After"] = "5"
     return response
 

@@ -1,9 +1,10 @@
 """The to-do list pages (`/todos`): list, add, edit, delete, all working without JavaScript.
 
 Every write is a form POST answered by a redirect (POST-redirect-GET) with a flash message.
-Nothing the user typed is dropped: when a write cannot be done the page comes back with the
-text still in its box and says why; when the user has to sign in again (for the write scope,
-say) the text is kept in the session as a draft and put back in the box afterwards.
+Views only call the API; what went wrong is the blueprint's handlers' job. Nothing the user
+typed is dropped: `@keeps_text` records the form (which one, the text), so a failed write comes
+back with the text in its box and says why; when the user has to sign in again (for the write
+scope, say) the text is kept in the session as a draft and put back afterwards.
 
 Sign-in loops are cut: before sending the user to sign in for a scope we note it in the
 session; if silent acquisition for that scope fails again right after, we show a page instead.
@@ -11,14 +12,18 @@ session; if silent acquisition for that scope fails again right after, we show a
 
 from __future__ import annotations
 
+import functools
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
-    Flask,
+    current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -27,20 +32,12 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from app import api_client
-from app.api_client import (
-    ApiForbidden,
-    ApiNotFound,
-    ApiRejected,
-    ApiUnavailable,
-    TodoApiError,
-)
-from app.identity import (
-    IdentityProviderUnavailable,
-    SignInRequired,
-    current_identity,
-    login_required,
-)
+from app import api_client, messages
+from app.api_client import ApiForbidden, ApiNotFound, ApiRejected, ApiUnavailable
+from app.auth import login_required
+from app.errors import log_failure
+from app.failures import ConsentMissing, Failure, SignInRequired
+from app.identity import current_identity
 
 bp = Blueprint("todos", __name__)
 
@@ -51,16 +48,59 @@ REAUTH_KEY = "todo_reauth"
 KEPT_AT_SIGN_IN = (DRAFT_KEY, REAUTH_KEY, "_flashes")
 REAUTH_WINDOW_SECONDS = 600
 
+F = TypeVar("F", bound=Callable[..., Any])
+Page = Response | tuple[str, int] | str
 
-def init_app(app: Flask) -> None:
-    """Everything the to-do list adds to the web app: API client, pages, JSON proxy."""
-    api_client.init_app(app)
-    app.register_blueprint(bp)
-    app.extensions["identity"].keep_at_sign_in.update(KEPT_AT_SIGN_IN)
 
-    @app.context_processor
-    def todo_settings() -> dict[str, Any]:
-        return {"todo_max_length": api_client.max_description_length()}
+@bp.app_context_processor
+def todo_settings() -> dict[str, Any]:
+    return {"todo_max_length": current_app.config["WEB_CONFIG"].todo_description_max_length}
+
+
+# --- the form a request came from --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TodoForm:
+    """The form a request belongs to: `op` add/edit/delete, the page it is on, the text."""
+
+    op: str
+    item_id: int | None
+    text: str | None
+
+    @property
+    def page(self) -> str:
+        return "edit" if self.op == "edit" else "list"
+
+    @property
+    def next_path(self) -> str:
+        """Where to come back to after signing in."""
+        if self.op == "edit":
+            return url_for("todos.edit", item_id=self.item_id)
+        return url_for("todos.index")
+
+
+def keeps_text(op: str) -> Callable[[F], F]:
+    """Record the view's form in `g.todo_form`: a POST's text, or a GET's kept draft."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            item_id = kwargs.get("item_id")
+            if request.method == "POST":
+                text = request.form.get("description", "") if op != "delete" else None
+            else:
+                text = _take_draft(op, item_id)
+            g.todo_form = TodoForm(op, item_id, text)
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def _form() -> TodoForm:
+    return cast(TodoForm, g.get("todo_form") or TodoForm("add", None, None))
 
 
 # --- drafts and the sign-in loop guard -------------------------------------------------------
@@ -69,12 +109,6 @@ def init_app(app: Flask) -> None:
 def _user_oid() -> str | None:
     user = current_identity().user() or {}
     return user.get("oid") or user.get("sub")
-
-
-def _save_draft(op: str, description: str, item_id: int | None = None) -> None:
-    session[DRAFT_KEY] = {
-        "op": op, "id": item_id, "description": description, "user": _user_oid()
-    }
 
 
 def _take_draft(op: str, item_id: int | None = None) -> str | None:
@@ -113,120 +147,85 @@ def signin_url(scopes: list[str], next_path: str) -> str:
 # --- failures --------------------------------------------------------------------------------
 
 
-def _problem_page(title: str, message: str, status: int, **extra: Any) -> tuple[str, int]:
-    return render_template("todo_problem.html", title=title, message=message, **extra), status
+def _permission_page(writing: bool, after_sign_in: bool, retry_url: str | None) -> Page:
+    message = messages.no_permission(writing, after_sign_in)
+    return render_template(
+        "todo_problem.html", title=message.title, message=message.text,
+        description=_form().text, retry_url=retry_url,
+    ), 403
 
 
-def _failure(
-    exc: Exception,
-    *,
-    next_path: str,
-    op: str,
-    description: str | None = None,
-    item_id: int | None = None,
-    form_page: str = "list",
-) -> Response | tuple[str, int]:
-    """The page for a failed to-do operation; `description` is what the user typed, if any."""
-    if isinstance(exc, SignInRequired):
-        scopes = list(exc.scopes)
-        consent_missing = exc.reason == "consent_required"
-        if consent_missing or _reauth_pending(scopes):
-            # No consent for this scope (External ID's customers cannot grant it themselves),
-            # or we sent the user to sign in for it and silent acquisition still fails: the
-            # tenant will not give this account that permission. A page, not a loop.
-            session.pop(REAUTH_KEY, None)
-            writing = scopes == api_client.scopes_for(api_client.WRITE)
-            return _problem_page(
-                "Your account lacks permission",
-                "Your account does not have permission to "
-                + ("change" if writing else "read")
-                + " the to-do list: this app has not been granted that access"
-                + ("" if consent_missing else ", even after you signed in again")
-                + ". Ask the administrator of this site to grant it.",
-                403,
-                description=description,
-                retry_url=signin_url(scopes, next_path),
-            )
-        session[REAUTH_KEY] = {"scopes": scopes, "at": time.time()}
-        if description is not None:
-            _save_draft(op, description, item_id)
-        if op == "delete":
-            flash("You signed in again. Press Delete once more to remove the item.", "info")
-        elif description:
-            flash("You signed in again; your text is back in the box, ready to save.", "info")
-        return redirect(signin_url(scopes, next_path))
-    if isinstance(exc, ApiForbidden):
-        return _problem_page(
-            "Your account lacks permission",
-            "Your account does not have permission to "
-            + ("read" if request.method == "GET" else "change")
-            + " the to-do list. Ask the administrator of this site to grant it access.",
-            403,
-            description=description,
-        )
-    if isinstance(exc, ApiNotFound):
-        flash("That item no longer exists.", "error")
+@bp.errorhandler(SignInRequired)
+def sign_in_needed(exc: SignInRequired) -> Page:
+    """Off to sign in for the scope, the text kept; a page instead if we just did that."""
+    form = _form()
+    writing = exc.scopes == api_client.scopes_for(api_client.WRITE)
+    current_app.logger.info("sign-in needed for %s: %s", " ".join(exc.scopes), exc.reason)
+    if _reauth_pending(exc.scopes):
+        # We sent the user to sign in for this scope and silent acquisition still fails: the
+        # tenant will not give this account that permission. A page, not a loop.
+        session.pop(REAUTH_KEY, None)
+        return _permission_page(writing, True, signin_url(exc.scopes, form.next_path))
+    session[REAUTH_KEY] = {"scopes": exc.scopes, "at": time.time()}
+    if form.text is not None:
+        session[DRAFT_KEY] = {
+            "op": form.op, "id": form.item_id, "description": form.text, "user": _user_oid()
+        }
+    if form.op == "delete":
+        flash(messages.SIGNED_IN_AGAIN_DELETE, "info")
+    elif form.text:
+        flash(messages.SIGNED_IN_AGAIN_TEXT, "info")
+    return redirect(signin_url(exc.scopes, form.next_path))
+
+
+@bp.errorhandler(Failure)
+def failed(failure: Failure) -> Page:
+    """The page for a failed to-do operation, the user's text kept."""
+    log_failure(failure)
+    form = _form()
+    if isinstance(failure, ConsentMissing):
+        # External ID's customers cannot grant consent themselves: no sign-in round trip.
+        session.pop(REAUTH_KEY, None)
+        writing = failure.scopes == api_client.scopes_for(api_client.WRITE)
+        return _permission_page(writing, False, signin_url(failure.scopes, form.next_path))
+    if isinstance(failure, ApiForbidden):
+        return _permission_page(request.method != "GET", False, None)
+    if isinstance(failure, ApiNotFound):
+        flash(messages.ITEM_GONE, "error")
         return redirect(url_for("todos.index"))
-    if isinstance(exc, ApiRejected):
-        return _form_page(form_page, item_id, description, field_error=exc.detail, status=400)
-    if isinstance(exc, IdentityProviderUnavailable):
-        message = "It cannot be reached right now. Please try again later."
-        return _form_page(
-            form_page, item_id, description, problem=message, status=exc.status,
-            problem_title="The sign-in service is unavailable.",
-        )
-    if isinstance(exc, ApiUnavailable):
-        return _form_page(
-            form_page, item_id, description, problem=exc.detail, status=exc.status
-        )
-    raise exc
+    if isinstance(failure, ApiRejected):
+        return _form_page(form, field_error=failure.detail, status=400)
+    return _form_page(form, problem=failure.message, status=failure.status)
 
 
 def _form_page(
-    form_page: str,
-    item_id: int | None,
-    description: str | None,
+    form: TodoForm,
     *,
-    problem: str | None = None,
-    problem_title: str = "The to-do service is unavailable.",
-    field_error: str | None = None,
     status: int,
+    problem: messages.Message | None = None,
+    field_error: str | None = None,
 ) -> tuple[str, int]:
     """Re-show the form the user was on, their text in the box, with what went wrong."""
-    if form_page == "edit":
-        return render_template(
-            "todo_edit.html",
-            item={"id": item_id, "description": description or ""},
-            problem=problem,
-            problem_title=problem_title,
-            field_error=field_error,
-        ), status
+    shown = {"problem": problem and problem.text, "problem_title": problem and problem.title,
+             "field_error": field_error}
+    if form.page == "edit":
+        item = {"id": form.item_id, "description": form.text or ""}
+        return render_template("todo_edit.html", item=item, **shown), status
     items: list[dict[str, Any]] | None = None
     if problem is None:
         # The API refused the input but works: show the list under the form as usual.
         try:
             items = _sorted(api_client.call("GET").body)
-        except (TodoApiError, SignInRequired, IdentityProviderUnavailable):
+        except (Failure, SignInRequired):
             items = None
-    return render_template(
-        "todos.html",
-        items=items,
-        draft=description,
-        problem=problem,
-        problem_title=problem_title,
-        field_error=field_error,
-    ), status
+    return render_template("todos.html", items=items, draft=form.text, **shown), status
 
 
 def _sorted(items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list):
-        raise ApiUnavailable("The to-do service gave an answer we cannot read.", 502)
+        raise ApiUnavailable(messages.API_GARBLED, 502, "to-do API GET listed no JSON array")
     valid = [i for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
     return sorted(valid, key=lambda i: i["id"])
-
-
-def _description() -> str:
-    return request.form.get("description", "")
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -234,49 +233,35 @@ def _description() -> str:
 
 @bp.get("/todos")
 @login_required
-def index() -> Response | tuple[str, int] | str:
-    draft = _take_draft("add")
-    try:
-        items = _sorted(api_client.call("GET").body)
-    except (TodoApiError, SignInRequired, IdentityProviderUnavailable) as exc:
-        return _failure(exc, next_path=url_for("todos.index"), op="add", description=draft)
+@keeps_text("add")
+def index() -> Page:
+    items = _sorted(api_client.call("GET").body)
     _succeeded(api_client.READ)
-    return render_template("todos.html", items=items, draft=draft, problem=None, field_error=None)
+    return render_template("todos.html", items=items, draft=_form().text, problem=None,
+                           field_error=None)
 
 
 @bp.post("/todos")
 @login_required
-def add() -> Response | tuple[str, int]:
-    description = _description()
-    try:
-        result = api_client.call("POST", json={"description": description})
-    except (TodoApiError, SignInRequired, IdentityProviderUnavailable) as exc:
-        return _failure(
-            exc, next_path=url_for("todos.index"), op="add", description=description
-        )
+@keeps_text("add")
+def add() -> Page:
+    result = api_client.call("POST", json={"description": _form().text})
     _succeeded(api_client.WRITE)
-    added = result.body.get("description", description) if isinstance(result.body, dict) else ""
+    body = result.body if isinstance(result.body, dict) else {}
+    added = body.get("description", _form().text)
     flash(f"Added “{added}”.", "success")
     return redirect(url_for("todos.index"))
 
 
 @bp.get("/todos/<int:item_id>/edit")
 @login_required
-def edit(item_id: int) -> Response | tuple[str, int] | str:
-    draft = _take_draft("edit", item_id)
-    here = url_for("todos.edit", item_id=item_id)
-    try:
-        item = api_client.call("GET", item_id).body
-    except (TodoApiError, SignInRequired, IdentityProviderUnavailable) as exc:
-        return _failure(
-            exc, next_path=here, op="edit", description=draft, item_id=item_id, form_page="edit"
-        )
+@keeps_text("edit")
+def edit(item_id: int) -> Page:
+    item = api_client.call("GET", item_id).body
     _succeeded(api_client.READ)
     if not isinstance(item, dict):
-        return _failure(
-            ApiUnavailable("The to-do service gave an answer we cannot read.", 502),
-            next_path=here, op="edit", description=draft, item_id=item_id, form_page="edit",
-        )
+        raise ApiUnavailable(messages.API_GARBLED, 502, f"to-do API GET item {item_id}: no object")
+    draft = _form().text
     if draft is not None:
         item = {**item, "description": draft}
     return render_template("todo_edit.html", item=item, problem=None, field_error=None)
@@ -284,19 +269,10 @@ def edit(item_id: int) -> Response | tuple[str, int] | str:
 
 @bp.post("/todos/<int:item_id>/edit")
 @login_required
-def update(item_id: int) -> Response | tuple[str, int]:
-    description = _description()
-    try:
-        api_client.call("PUT", item_id, json={"description": description})
-    except (TodoApiError, SignInRequired, IdentityProviderUnavailable) as exc:
-        return _failure(
-            exc,
-            next_path=url_for("todos.edit", item_id=item_id),
-            op="edit",
-            description=description,
-            item_id=item_id,
-            form_page="edit",
-        )
+@keeps_text("edit")
+def update(item_id: int) -> Page:
+    description = _form().text or ""
+    api_client.call("PUT", item_id, json={"description": description})
     _succeeded(api_client.WRITE)
     flash(f"Saved “{description.strip()}”.", "success")
     return redirect(url_for("todos.index"))
@@ -304,11 +280,9 @@ def update(item_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/todos/<int:item_id>/delete")
 @login_required
-def delete(item_id: int) -> Response | tuple[str, int]:
-    try:
-        api_client.call("DELETE", item_id)
-    except (TodoApiError, SignInRequired, IdentityProviderUnavailable) as exc:
-        return _failure(exc, next_path=url_for("todos.index"), op="delete")
+@keeps_text("delete")
+def delete(item_id: int) -> Page:
+    api_client.call("DELETE", item_id)
     _succeeded(api_client.WRITE)
     flash("Item deleted.", "success")
     return redirect(url_for("todos.index"))

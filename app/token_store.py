@@ -7,7 +7,7 @@ instance or thread that finds an expired access token would redeem the refresh t
 
 So the session holds only a random *token key*; the cache is stored under that key, next to the
 sessions (Redis, or files under the instance directory), with a version number. The rules, kept
-by `app.identity.Identity.acquire_token`:
+by `app.identity.Identity.acquire_token` with the helpers at the end of this module:
 
 - Reading needs no lock: a cache with a fresh access token for the scopes is used as read (the
   hot path: one GET or one file read, no lock, no write).
@@ -37,12 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import msal
 import redis
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 REDIS_PREFIX = "todo_tokens:"
 LOCK_TTL_SECONDS = 30.0  # a lock outlives a crashed holder by at most this long
 LOCK_WAIT_SECONDS = 30.0  # longer than a refresh can take (the tenant's read timeout)
+# MSAL refreshes an access token that expires within 5 minutes; the lock-free path does too.
+ACCESS_TOKEN_MARGIN = 300
 
 
 class TokenStoreBusy(Exception):
@@ -184,3 +187,55 @@ class FileTokenStore:
     def ping(self) -> None:
         if not os.access(self.directory, os.W_OK):
             raise OSError(f"{self.directory} is not writable")
+
+
+# --- reading and writing the cache ---------------------------------------------------------
+
+
+def cache_of(stored: StoredTokens) -> msal.SerializableTokenCache | None:
+    """The stored cache as MSAL's object, or None when nothing is stored."""
+    if stored.cache is None:
+        return None
+    cache = msal.SerializableTokenCache()
+    cache.deserialize(stored.cache)
+    return cache
+
+
+def fresh_access_token(
+    stored: StoredTokens, scopes: list[str], client_id: str, account_id: str
+) -> str | None:
+    """A cached access token for `scopes` that MSAL would return without refreshing.
+
+    This is the hot path of every page: no lock, no write, no MSAL application.
+    """
+    cache = cache_of(stored)
+    if cache is None:
+        return None
+    now = time.time()
+    for entry in cache.search(
+        msal.TokenCache.CredentialType.ACCESS_TOKEN,
+        target=list(scopes),
+        query={"client_id": client_id, "home_account_id": account_id},
+    ):
+        if int(entry["expires_on"]) - now < ACCESS_TOKEN_MARGIN:
+            continue
+        if "refresh_on" in entry and int(entry["refresh_on"]) < now:
+            continue
+        return str(entry["secret"])
+    return None
+
+
+def trimmed(cache: msal.SerializableTokenCache, wanted_scopes: list[str]) -> str:
+    """The cache serialized without what this app never reads back from it.
+
+    The raw ID token (its validated claims are in the session) and access tokens for other
+    resources (a sign-in without API scopes brings one for Microsoft Graph, as Entra does)
+    are about 3 KB of every user's stored state, read on every request.
+    """
+    for idt in list(cache.search(msal.TokenCache.CredentialType.ID_TOKEN)):
+        cache.remove_idt(idt)
+    wanted = set(wanted_scopes)
+    for at in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+        if not wanted.intersection(at.get("target", "").split()):
+            cache.remove_at(at)
+    return cache.serialize()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from typing import Any
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
@@ -37,3 +40,47 @@ class HttpClient(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         return super().request(method, url, *args, **kwargs)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception it wraps (causes, contexts, urllib3's `reason`, arguments)."""
+    found: list[BaseException] = []
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        inner = [current.__cause__, current.__context__, getattr(current, "reason", None),
+                 *current.args]
+        stack.extend(e for e in inner if isinstance(e, BaseException))
+    return found
+
+
+def failure_cause(exc: BaseException) -> str:
+    """Which of the usual network failures `exc` (requests or urllib3) is, in a few words.
+
+    requests and urllib3 wrap the real cause several layers deep (a DNS failure is a
+    `ConnectionError` around a `MaxRetryError` around a `NameResolutionError`); the log must
+    name the real one, so the most specific cause found anywhere in the chain wins.
+    """
+    chain = _chain(exc)
+
+    def has(*types: type[BaseException]) -> bool:
+        return any(isinstance(e, types) for e in chain)
+
+    if has(ssl.SSLCertVerificationError):
+        return "TLS verification failed"
+    if has(socket.gaierror, urllib3.exceptions.NameResolutionError):
+        return "DNS lookup failed"
+    if has(ConnectionRefusedError):
+        return "connection refused"
+    if has(TimeoutError, requests.Timeout, urllib3.exceptions.TimeoutError):
+        return "timed out"
+    if has(ssl.SSLError, urllib3.exceptions.SSLError):
+        return "TLS handshake failed"
+    return f"connection failed ({type(exc).__name__})"
+
+
+def is_timeout(exc: BaseException) -> bool:
+    return failure_cause(exc) == "timed out"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -70,8 +73,12 @@ def issuer_belongs_to(issuer: str, authority: str) -> bool:
     return iss.netloc == auth.netloc
 
 
-def fetch_discovery(http: requests.Session, authority: str) -> dict[str, Any]:
-    """GET and check the discovery document of `authority` (raises DiscoveryError)."""
+def fetch_discovery(http: Any, authority: str) -> dict[str, Any]:
+    """GET and check the discovery document of `authority` (raises DiscoveryError).
+
+    `http` is a `requests.Session` or anything with its `get()` returning `status_code` and
+    `text` (MSAL's caching client, say).
+    """
     url = discovery_url(authority)
     try:
         resp = http.get(url)
@@ -81,7 +88,7 @@ def fetch_discovery(http: requests.Session, authority: str) -> dict[str, Any]:
     if resp.status_code != 200:
         raise DiscoveryError(f"the tenant answered {resp.status_code} for {url}")
     try:
-        doc = resp.json()
+        doc = json.loads(resp.text)
     except ValueError as exc:
         raise DiscoveryError(f"the tenant's discovery document at {url} is not JSON") from exc
     if not isinstance(doc, dict):
@@ -215,4 +222,40 @@ def decode_rs256(
     iat = claims.get("iat")
     if not isinstance(iat, int | float) or isinstance(iat, bool) or iat > time.time() + leeway:
         raise TokenError("the token's iat is missing, not a number, or in the future")
+    return claims
+
+
+def validate_id_token(
+    id_token: Any,
+    keys: KeySet,
+    *,
+    issuer: str,
+    client_id: str,
+    tenant_id: str | None,
+    nonce: str,
+    leeway: float = 120.0,
+) -> dict[str, Any]:
+    """The ID token's claims if it passes every rule of docs/security.md (raises TokenError).
+
+    MSAL checks `state` and `nonce` of an auth-code response but not the ID token itself:
+    signature (RS256, a key of the tenant), `iss`, `aud` (and `azp` when there are several
+    audiences or it is present), `exp`/`iat`/`nbf` with `leeway`, a non-empty `sub`, `tid`
+    (when the tenant is known) and `nonce` (MSAL sends the SHA-256 of the flow's nonce).
+    """
+    if not isinstance(id_token, str) or not id_token:
+        raise TokenError("the response carries no ID token")
+    claims = decode_rs256(id_token, keys, issuer=issuer, audience=client_id, leeway=leeway)
+    aud = claims["aud"]
+    if isinstance(aud, list) and (len(aud) != 1 or claims.get("azp") != client_id):
+        raise TokenError("the ID token has several audiences and azp is not this app")
+    if "azp" in claims and claims["azp"] != client_id:
+        raise TokenError("the ID token's azp is not this app")
+    if not isinstance(claims["sub"], str) or not claims["sub"]:
+        raise TokenError("the ID token's sub is empty")
+    if tenant_id is not None and claims.get("tid") != tenant_id:
+        raise TokenError("the ID token's tid is not the configured tenant")
+    expected = hashlib.sha256(nonce.encode("ascii")).hexdigest()
+    given = claims.get("nonce")
+    if not isinstance(given, str) or not hmac.compare_digest(given, expected):
+        raise TokenError("the ID token's nonce does not match")
     return claims

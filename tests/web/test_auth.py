@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from app.identity import local_path
 from app.serving import redact
+from app.urls import local_path
 from tests.fixtures.web import LiveWeb, WebBrowser, stored_session, stored_tokens
 
 
@@ -128,7 +128,7 @@ def test_sign_out_deletes_the_session_and_ends_the_tenant_session(
     resp = web_browser.post("/auth/signout", {"csrf_token": token})
     assert resp.status_code == 302
     location = resp.headers["Location"]
-    discovery = live_web.identity.discovery()
+    discovery = live_web.identity.tenant.discovery()
     assert location.startswith(discovery["end_session_endpoint"] + "?")
     expected = f"{live_web.url}/"
     assert "post_logout_redirect_uri=" + requests.utils.quote(expected, safe="") in location

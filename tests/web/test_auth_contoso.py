@@ -69,10 +69,10 @@ def test_tenant_subdomain_signs_in_through_contoso_ciamlogin_com(
     with LiveWeb(settings, tmp_path / "instance") as web:
         assert web.config.authority == "https://contoso.ciamlogin.com/contoso.onmicrosoft.com"
         requested: list[str] = []
-        web.identity.http.hooks["response"].append(
+        web.identity.tenant.http.hooks["response"].append(
             lambda resp, **_: requested.append(f"{resp.request.method} {resp.request.url}")
         )
-        web.identity.http.mount(f"https://{HOST}/", route)
+        web.identity.tenant.http.mount(f"https://{HOST}/", route)
         browser = WebBrowser(web.url, contoso_tenant.ca_file)
         browser.http.mount(f"https://{HOST}/", route)
         user = contoso_tenant.add_user()
