@@ -1,4 +1,5 @@
-"""Every token attack in security.md answers 401 with `Bearer error="invalid_token"`.
+"""Every token attack of docs/security.md#access-token-validation-in-the-api answers 401 with
+`Bearer error="invalid_token"`.
 
 Most forged tokens are signed with the tenant's own signing key (read from its data directory)
 so that the one defect under test is the only reason to refuse them; the control test shows

@@ -11,7 +11,8 @@ from devtenant.admin import TenantAdminError
 from tests.devtenant.helpers import REDIRECT_URI, daemon_app, sign_in, validate, web_app
 from tests.support.browser import FormBrowser
 
-# What PyJWT (validating as security.md asks) says about each broken token.
+# What PyJWT (validating as docs/security.md#discovery-and-signing-keys asks) says about each
+# broken token.
 PYJWT_FAILURES = {
     "wrong_iss": jwt.InvalidIssuerError,
     "wrong_aud": jwt.InvalidAudienceError,
