@@ -80,12 +80,14 @@ class ApiForbidden(ApiAnswer):
 
 
 class ApiNotFound(ApiAnswer):
+    level = logging.INFO  # an item deleted elsewhere: nothing for an administrator to do
     title_text = messages.ITEM_GONE.rstrip(".")
 
 
 class ApiRejected(ApiAnswer):
     """400 (or another 4xx): the API refused the request; `detail` is its message for the user."""
 
+    level = logging.INFO  # the person's input, refused with a message for them
     title_text = messages.API_REFUSED_INPUT.title
 
 
@@ -264,4 +266,6 @@ def call(
     try:
         return api.request(method, token, item_id, json=json, data=data, request_id=rid)
     except ApiUnauthorized as exc:
-        raise SignInRequired(scopes, f"{exc.log}, twice: the token is not accepted") from exc
+        # Two fresh tokens refused: often the API expects another audience or tenant.
+        log.warning("%s again after a refresh: the API does not accept this app's tokens", exc.log)
+        raise SignInRequired(scopes, "the to-do service did not accept the token") from exc
