@@ -91,10 +91,10 @@ def check_sign_in_page(identity: Identity) -> Check:
         raise Skip(f"the sign-in page could not be fetched ({type(exc).__name__})") from exc
     found = re.search(r"AADSTS(\d+)", page.text) if page.status_code >= 400 else None
     if found is None:
-        return Check("redirect URI", True, f"{redirect_uri} accepted for client "
+        return Check("sign-in page", True, f"{redirect_uri} accepted for client "
                      f"{identity.config.client_id}")
     code = int(found.group(1))
-    return Check("redirect URI", False, f"the sign-in page for {redirect_uri} answers "
+    return Check("sign-in page", False, f"the sign-in page for {redirect_uri} answers "
                  f"AADSTS{code}; fix: {FIXES.get(code, 'see the tenant page')}")
 
 
@@ -126,8 +126,11 @@ def check_api(identity: Identity) -> Check:
     return Check("API", True, f"{url} answered 200")
 
 
-TENANT_CHECKS: tuple[Callable[[Identity], Check], ...] = (
-    check_keys, check_sign_in_page, check_credential, check_api_resource,
+TENANT_CHECKS: tuple[tuple[str, Callable[[Identity], Check]], ...] = (
+    ("signing keys", check_keys),
+    ("sign-in page", check_sign_in_page),
+    ("client credential", check_credential),
+    ("API scopes", check_api_resource),
 )
 
 
@@ -136,14 +139,16 @@ def run_checks(identity: Identity) -> Iterator[Check]:
     yield Check("settings", True, f"the web app's settings are valid ({identity.config.authority})")
     discovery = check_discovery(identity)
     yield discovery
-    for check in TENANT_CHECKS:
+    for name, check in TENANT_CHECKS:
         if not discovery.ok:
-            yield Check(check.__name__.removeprefix("check_"), False, "skipped: no discovery")
+            yield Check(name, False, "skipped: discovery failed")
             continue
         try:
             yield check(identity)
-        except (Skip, ProviderUnavailable) as exc:
-            yield Check(check.__name__.removeprefix("check_"), False, str(exc))
+        except Skip as exc:
+            yield Check(name, False, str(exc))
+        except ProviderUnavailable as exc:
+            yield Check(name, False, exc.log)
     yield check_api(identity)
 
 
