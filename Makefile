@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench system-packages clean
+.PHONY: run test lint bench doctor system-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 run: $(VENV)/.runtime
 	$(BIN)/python run.py
+
+# Check .env against the tenant and the API it names (one line per check, exit 1 on a failure).
+doctor: $(VENV)/.runtime
+	$(BIN)/flask --app app doctor
 
 system-packages:
 	scripts/system-packages.sh
