@@ -44,7 +44,7 @@ class _StoreAware:
 
     def open_session(self, app: Flask, req: Request) -> ServerSideSession:
         try:
-            return super().open_session(app, req)  # type: ignore[misc, no-any-return]
+            return super().open_session(app, req)  # type: ignore[misc]  # a mixin: mypy cannot see the base
         except STORE_ERRORS as exc:
             app.logger.error("session store unavailable: %s", type(exc).__name__)
             return UnavailableSession(sid="", permanent=False)

@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 import msal
 import redis
@@ -65,7 +65,7 @@ def new_key() -> str:
     return secrets.token_urlsafe(24)
 
 
-def valid_key(value: object) -> bool:
+def valid_key(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and KEY_PATTERN.match(value) is not None
 
 

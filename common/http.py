@@ -35,7 +35,7 @@ class HttpClient(requests.Session):
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]  # narrower than Session's str | bytes: we only send str
         # MSAL passes timeout=None explicitly when it has none configured: treat it as "default".
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
