@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,8 @@ import jwt
 import requests
 
 CIAM_SUFFIX = ".ciamlogin.com"
+# A DNS label: what External ID puts before .ciamlogin.com (the tenant name, e.g. contoso).
+TENANT_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
 REQUIRED_DISCOVERY_KEYS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
 
 
@@ -36,11 +39,12 @@ def resolve_authority(authority: str | None = None, subdomain: str | None = None
     `https://contoso.ciamlogin.com/` (or TENANT_SUBDOMAIN=contoso) becomes
     `https://contoso.ciamlogin.com/contoso.onmicrosoft.com`, as MSAL itself does for CIAM hosts.
     Any other https authority (a custom domain, the local tenant) must name its tenant in the path.
+    `authority` wins over `subdomain`, which must be a bare tenant name (`check_subdomain`).
     """
     if authority:
         raw = authority.strip()
     elif subdomain:
-        raw = f"https://{subdomain.strip()}{CIAM_SUFFIX}/"
+        raw = f"https://{check_subdomain(subdomain)}{CIAM_SUFFIX}/"
     else:
         raise ValueError("either AUTHORITY or TENANT_SUBDOMAIN is needed")
     parts = urlsplit(raw)
@@ -53,6 +57,37 @@ def resolve_authority(authority: str | None = None, subdomain: str | None = None
             raise ValueError("an authority outside ciamlogin.com must name the tenant in its path")
         path = host[: -len(CIAM_SUFFIX)] + ".onmicrosoft.com"
     return f"https://{parts.netloc}/{path}"
+
+
+def check_subdomain(subdomain: str) -> str:
+    """`subdomain` stripped, if it is a bare tenant name (one DNS label: `contoso`).
+
+    Otherwise a ValueError whose message is the fix: a host or URL pasted here would become
+    `https://contoso.ciamlogin.com.ciamlogin.com/...`, a tenant that does not exist.
+    """
+    name = subdomain.strip()
+    if TENANT_LABEL.fullmatch(name):
+        return name
+    host = _host_of(name)
+    label = host.split(".", 1)[0]
+    if host.endswith((CIAM_SUFFIX, ".onmicrosoft.com")) and TENANT_LABEL.fullmatch(label):
+        raise ValueError(
+            f"TENANT_SUBDOMAIN must be the bare tenant name: use `{label}`, not `{name}`"
+        )
+    raise ValueError(
+        "TENANT_SUBDOMAIN must be the bare tenant name (`contoso` for contoso.ciamlogin.com); "
+        "a custom URL domain goes in AUTHORITY, with the tenant in its path"
+    )
+
+
+def _host_of(text: str) -> str:
+    """The host part of a URL or of `host/path` (lower case; "" when there is none)."""
+    if "://" not in text:
+        text = "//" + text
+    try:
+        return urlsplit(text).hostname or ""
+    except ValueError:  # e.g. an unbalanced "[" taken for an IPv6 address
+        return ""
 
 
 def discovery_url(authority: str) -> str:
