@@ -9,13 +9,14 @@ line `BENCH unexpected=<n>`, next to wrk's own `--latency` report, which `parse_
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from common.settings import write_private
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 
@@ -236,9 +237,7 @@ def run_wrk(
     """Run wrk against `url` with `script` (written 0600: it holds tokens); result and output."""
     script_dir.mkdir(parents=True, exist_ok=True)
     path = script_dir / "scenario.lua"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(script)
+    write_private(path, script)
     threads = threads or min(connections, 2)
     args = [
         WRK, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s",

@@ -8,16 +8,15 @@ times asks the tenant for a token only when the cached one is about to expire.
 
 from __future__ import annotations
 
-import os
 import re
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import msal
 import requests
 
+from common.settings import write_private
 from daemon.config import Config
 from daemon.errors import DaemonError, unreachable
 
@@ -140,16 +139,9 @@ def _load(cache: msal.SerializableTokenCache, path: Path) -> None:
 
 
 def _store(data: str, path: Path) -> None:
-    """Replace `path` atomically with a file only its owner can read (mkstemp makes it 0600)."""
+    """Replace `path` atomically with a file only its owner can read."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_private(path, data)
     except OSError as exc:
         message = f"the token cache file {path} cannot be written ({exc.strerror})"
         raise DaemonError(message) from exc

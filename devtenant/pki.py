@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
-import os
-import secrets
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+# The store writes every private file with it (`pki.write_private`); one writer for all components.
+from common.settings import write_private as write_private
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
@@ -29,19 +29,6 @@ def key_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 def cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Replace `path` atomically with a file only its owner can read (0600 from the start).
-
-    Atomic because the running tenant re-reads some of these files (signing keys) while an
-    admin call may be rewriting them.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 def _name(common_name: str) -> x509.Name:
