@@ -6,8 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.oidc import resolve_authority
-from common.settings import SettingsReader, is_guid, load_env, parse_bool
+from common.settings import SettingsReader, is_guid, load_env, parse_bool, read_authority
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ENV_FILE = ROOT / "api" / ".env"
@@ -44,17 +43,7 @@ class Config:
         client_id = reader.get(
             "CLIENT_ID", required=True, check=is_guid, expect="the API's client id (a GUID)"
         )
-        authority = reader.get("AUTHORITY")
-        subdomain = reader.get("TENANT_SUBDOMAIN")
-        resolved = ""
-        if authority is None and subdomain is None:
-            reader.problem("AUTHORITY (or TENANT_SUBDOMAIN) is missing")
-        else:
-            try:
-                resolved = resolve_authority(authority, subdomain)
-            except ValueError as exc:
-                name = "AUTHORITY" if authority else "TENANT_SUBDOMAIN"
-                reader.problem(f"{name} is not usable: {exc}")
+        authority = read_authority(reader)
         ca_file = reader.get("CA_FILE", check=_readable_file, expect="a readable PEM file")
         cert = reader.get("TLS_CERT_FILE", check=_readable_file, expect="a readable PEM file")
         key = reader.get("TLS_KEY_FILE", check=_readable_file, expect="a readable PEM file")
@@ -75,7 +64,7 @@ class Config:
         return cls(
             tenant_id=tenant_id.lower(),
             client_id=client_id.lower(),
-            authority=resolved,
+            authority=authority,
             database_url=database_url,
             ca_file=ca_file,
             tls_cert_file=cert,

@@ -64,6 +64,28 @@ def test_invalid_settings_are_named(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_env_example_copied_unchanged_names_each_placeholder(tmp_path: Path) -> None:
+    env_file = tmp_path / "api.env"
+    env_file.write_text((ROOT / "api" / ".env.example").read_text())
+    done = run_api(tmp_path, {}, "--env-file", str(env_file))  # the last --env-file wins
+    assert done.returncode == 2
+    for name in ("TENANT_ID", "CLIENT_ID", "AUTHORITY"):
+        assert f"  - {name} still holds the placeholder from .env.example\n" in done.stderr
+    assert done.stderr.count("\n  - ") == 3  # no "missing" besides: they are there, unusable
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("subdomain", ["contoso.ciamlogin.com", "https://contoso.ciamlogin.com/"])
+def test_tenant_subdomain_must_be_the_bare_name(tmp_path: Path, subdomain: str) -> None:
+    done = run_api(tmp_path, {**GOOD, "TENANT_SUBDOMAIN": subdomain})
+    assert done.returncode == 2
+    assert (
+        f"TENANT_SUBDOMAIN must be the bare tenant name: use `contoso`, not `{subdomain}`"
+        in done.stderr
+    )
+    assert "Traceback" not in done.stderr
+
+
 def test_the_dotenv_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     env_file = tmp_path / "api.env"
     env_file.write_text(
