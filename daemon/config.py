@@ -9,24 +9,26 @@ the file. Every problem is collected and reported at once (`common.settings.Sett
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Literal, TypeAlias
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from common.oidc import resolve_authority
-from common.settings import SettingsReader, load_env
+from common.settings import (
+    HTTPS_OR_LOOPBACK,
+    ClientCredential,
+    SettingsReader,
+    https_or_loopback,
+    load_env,
+    read_authority,
+    read_client_credential,
+)
 
 DEFAULT_ENV_FILE = Path(__file__).resolve().parent / ".env"
 DEFAULT_API_ENDPOINT = "https://localhost:44351/api/todolist"
 DEFAULT_SUFFIX = "/.default"
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# "thumbprint": an RS256 assertion with x5t; "certificate": PS256, the certificate sent as x5c.
+CredentialKind: TypeAlias = Literal["secret", "thumbprint", "certificate"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,8 @@ class Config:
 
     client_id: str
     authority: str
-    credential_kind: str  # "secret", "thumbprint" (RS256 + x5t) or "certificate" (PS256 + x5c)
-    credential: str | dict[str, str] = field(repr=False)
+    credential_kind: CredentialKind
+    credential: ClientCredential = field(repr=False)
     api_endpoint: str = DEFAULT_API_ENDPOINT
     scope: str = ""
     ca_file: str | None = None
@@ -55,11 +57,11 @@ class Config:
     def from_mapping(cls, source: Mapping[str, Any], token_cache_file: str | None = None) -> Config:
         reader = SettingsReader("daemon", source)
         client_id = reader.get("CLIENT_ID", required=True)
-        authority = _authority(reader)
-        kind, credential = _credential(reader)
+        authority = read_authority(reader)
+        credential = read_client_credential(reader)
         api_endpoint = reader.get(
             "API_ENDPOINT", default=DEFAULT_API_ENDPOINT, parse=_api_endpoint,
-            expect="an https URL (plain http only on localhost)",
+            expect=HTTPS_OR_LOOPBACK,
         )
         scope = reader.get(
             "SCOPES", required=True, parse=_scope,
@@ -76,7 +78,7 @@ class Config:
         return cls(
             client_id=client_id,
             authority=authority,
-            credential_kind=kind,
+            credential_kind=_kind(credential),
             credential=credential,
             api_endpoint=api_endpoint,
             scope=scope,
@@ -85,26 +87,10 @@ class Config:
         )
 
 
-def _authority(reader: SettingsReader) -> str:
-    authority = reader.get("AUTHORITY")
-    subdomain = reader.get("TENANT_SUBDOMAIN")
-    if not authority and not subdomain:
-        reader.problem("AUTHORITY (or TENANT_SUBDOMAIN) is missing")
-        return ""
-    try:
-        return resolve_authority(authority, subdomain)
-    except ValueError as exc:
-        reader.problem(f"AUTHORITY is not usable: {exc}")
-        return ""
-
-
 def _api_endpoint(value: str) -> str:
-    parts = urlsplit(value)
-    if not parts.hostname:
+    if not https_or_loopback(value):
         raise ValueError(value)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
-        return value.rstrip("/")
-    raise ValueError(value)
+    return value.rstrip("/")
 
 
 def _scope(value: str) -> str:
@@ -113,80 +99,8 @@ def _scope(value: str) -> str:
     return value if value.endswith(DEFAULT_SUFFIX) else value.rstrip("/") + DEFAULT_SUFFIX
 
 
-def _credential(reader: SettingsReader) -> tuple[str, str | dict[str, str]]:
-    secret = reader.get("CLIENT_SECRET")
-    key_file = reader.get("CERT_PRIVATE_KEY_FILE")
-    thumbprint = reader.get("CERT_THUMBPRINT")
-    cert_file = reader.get("CERT_FILE")
-    if secret and key_file:
-        reader.problem("CLIENT_SECRET and CERT_PRIVATE_KEY_FILE are both set; use one of them")
-        return "secret", ""
-    if secret:
-        return "secret", secret
-    if not key_file:
-        reader.problem(
-            "CLIENT_SECRET is missing (or CERT_PRIVATE_KEY_FILE with CERT_THUMBPRINT or CERT_FILE)"
-        )
-        return "secret", ""
-    private_pem = _read(reader, "CERT_PRIVATE_KEY_FILE", key_file)
-    if private_pem is None:
-        return "certificate", ""
-    try:
-        private_key = serialization.load_pem_private_key(private_pem, password=None)
-    except (ValueError, TypeError):
-        private_key = None
-    if not isinstance(private_key, rsa.RSAPrivateKey):
-        reader.problem("CERT_PRIVATE_KEY_FILE must hold an unencrypted PEM RSA private key")
-        return "certificate", ""
-    if cert_file:
-        return "certificate", _certificate_form(reader, cert_file, private_key, private_pem,
-                                                 thumbprint)
-    if not thumbprint:
-        reader.problem("CERT_PRIVATE_KEY_FILE needs CERT_THUMBPRINT or CERT_FILE")
-        return "thumbprint", ""
-    normalized = _normalize_thumbprint(reader, thumbprint)
-    return "thumbprint", {"private_key": private_pem.decode(), "thumbprint": normalized}
-
-
-def _certificate_form(
-    reader: SettingsReader, cert_file: str, private_key: rsa.RSAPrivateKey, private_pem: bytes,
-    thumbprint: str | None,
-) -> dict[str, str]:
-    cert_pem = _read(reader, "CERT_FILE", cert_file)
-    if cert_pem is None:
-        return {}
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError:
-        reader.problem("CERT_FILE must hold a PEM certificate")
-        return {}
-    if _spki(cert.public_key()) != _spki(private_key.public_key()):
-        reader.problem("CERT_FILE is not the certificate of the key in CERT_PRIVATE_KEY_FILE")
-        return {}
-    if thumbprint:
-        # x5t is the SHA-1 thumbprint by definition: it names the certificate, it secures nothing
-        sha1 = cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303
-        if _normalize_thumbprint(reader, thumbprint) != sha1:
-            reader.problem("CERT_THUMBPRINT is not the SHA-1 thumbprint of CERT_FILE")
-    return {"private_key": private_pem.decode(), "public_certificate": cert_pem.decode()}
-
-
-def _spki(public_key: Any) -> bytes:
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _read(reader: SettingsReader, name: str, path: str) -> bytes | None:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        reader.problem(f"{name} {path} cannot be read ({exc.strerror})")
-        return None
-
-
-def _normalize_thumbprint(reader: SettingsReader, value: str) -> str:
-    hex_digits = re.sub(r"[\s:]", "", value).upper()
-    if not re.fullmatch(r"[0-9A-F]{40}", hex_digits):
-        reader.problem("CERT_THUMBPRINT must be the certificate's SHA-1 thumbprint (40 hex digits)")
-    return hex_digits
+def _kind(credential: ClientCredential) -> CredentialKind:
+    """Which of the three forms MSAL will use: its errors are explained per form."""
+    if isinstance(credential, str):
+        return "secret"
+    return "certificate" if "public_certificate" in credential else "thumbprint"

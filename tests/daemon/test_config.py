@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from common.settings import SettingsError
 from daemon.config import DEFAULT_API_ENDPOINT, Config
@@ -207,3 +208,37 @@ def test_environment_wins_over_the_env_file(
     config = Config.from_env(env_file)
     assert config.client_id == BASE["CLIENT_ID"]
     assert config.api_endpoint == "https://env.example/api"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://localhost:5000/api/todolist", "http://127.0.0.2:5000/api/todolist",
+     "http://[::1]:5000/api/todolist"],
+)
+def test_api_endpoint_plain_http_on_every_loopback_address(endpoint: str) -> None:
+    assert Config.from_mapping({**BASE, "API_ENDPOINT": endpoint}).api_endpoint == endpoint
+
+
+def test_tenant_subdomain_must_be_the_bare_name() -> None:
+    source = {k: v for k, v in BASE.items() if k != "AUTHORITY"}
+    assert problems({**source, "TENANT_SUBDOMAIN": "https://contoso.ciamlogin.com/"}) == [
+        "TENANT_SUBDOMAIN must be the bare tenant name: use `contoso`, "
+        "not `https://contoso.ciamlogin.com/`"
+    ]
+
+
+def test_env_example_copied_unchanged_names_each_placeholder() -> None:
+    example = Path(__file__).resolve().parents[2] / "daemon" / ".env.example"
+    values = {k: v for k, v in dotenv_values(example).items() if v is not None}
+    assert problems(values) == [
+        f"{name} still holds the placeholder from .env.example"
+        for name in ("CLIENT_ID", "AUTHORITY", "CLIENT_SECRET", "SCOPES")
+    ]
+
+
+def test_a_placeholder_in_the_certificate_settings_is_named(tmp_path: Path) -> None:
+    key_file, _, _ = write_key_and_cert(tmp_path)
+    source = {k: v for k, v in BASE.items() if k != "CLIENT_SECRET"}
+    assert problems(
+        {**source, "CERT_PRIVATE_KEY_FILE": str(key_file), "CERT_THUMBPRINT": "<thumbprint>"}
+    ) == ["CERT_THUMBPRINT still holds the placeholder from .env.example"]
