@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from common.oidc import resolve_authority
-from common.settings import SettingsReader, is_guid, load_env
+from common.settings import (
+    HTTPS_OR_LOOPBACK,
+    ClientCredential,
+    SettingsReader,
+    https_or_loopback,
+    is_guid,
+    load_env,
+    read_authority,
+    read_client_credential,
+    write_private,
+)
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_ENV_FILE = ROOT / ".env"
@@ -59,29 +68,38 @@ def _http_url_or_path(value: Any) -> bool:
     return _http_url(text)
 
 
-def _https_url(value: Any) -> bool:
-    parts = urlsplit(str(value))
-    return parts.scheme == "https" and bool(parts.hostname)
-
-
 def _scope(value: Any) -> bool:
     text = str(value)
     return bool(text) and not any(c.isspace() for c in text)
 
 
 def session_secret(instance_dir: Path) -> str:
-    """The secret in `instance_dir`, created (mode 0600) on first use."""
+    """The secret in `instance_dir`, created (mode 0600) on first use.
+
+    Gunicorn's workers each load the settings, at the same moment on a first start: only one
+    of them creates the file, the others read it, so that all sign with the same secret.
+    """
     path = instance_dir / SESSION_SECRET_FILE
-    if path.is_file():
-        existing = path.read_text().strip()
-        if existing:
-            return existing
+    existing = _read_secret(path)
+    if existing:
+        return existing
     instance_dir.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(value + "\n")
+    try:
+        write_private(path, value + "\n", replace=False)
+    except FileExistsError:
+        existing = _read_secret(path)
+        if existing:
+            return existing
+        write_private(path, value + "\n")  # an empty file: nobody can be using it
     return value
+
+
+def _read_secret(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -90,16 +108,15 @@ class Config:
 
     client_id: str
     authority: str
-    client_credential: str | dict[str, str] = field(repr=False)
+    client_credential: ClientCredential = field(repr=False)
     redirect_uri: str
     post_logout_redirect_uri: str
     session_secret: str = field(repr=False)
     instance_dir: Path
-    tenant_subdomain: str | None = None
+    todolist_read: str
+    todolist_readwrite: str
+    todolist_api_url: str
     tenant_id: str | None = None
-    todolist_read: str | None = None
-    todolist_readwrite: str | None = None
-    todolist_api_url: str | None = None
     todolist_api_timeout: tuple[float, float] = (3.05, 10.0)
     todo_description_max_length: int = 500
     tenant_timeout: tuple[float, float] = (3.05, 10.0)
@@ -146,20 +163,11 @@ class Config:
     @classmethod
     def _read(cls, r: SettingsReader, instance_dir: str | os.PathLike[str] | None) -> Config:
         port = r.get("PORT", default=DEFAULT_PORT, parse=_port, expect="a TCP port (1-65535)")
-        subdomain = r.get("TENANT_SUBDOMAIN")
-        raw_authority = r.get("AUTHORITY")
-        authority = ""
-        if not subdomain and not raw_authority:
-            r.problem("TENANT_SUBDOMAIN or AUTHORITY is missing (name your External ID tenant)")
-        else:
-            try:
-                authority = resolve_authority(raw_authority, subdomain)
-            except ValueError as exc:
-                r.problem(f"AUTHORITY is invalid: {exc}")
+        authority = read_authority(r)
         client_id = r.get("CLIENT_ID", required=True, default="")
         if client_id and not is_guid(client_id):
             r.problem("CLIENT_ID must be the application (client) ID, a GUID")
-        credential = cls._credential(r)
+        credential = read_client_credential(r)
         base = f"http://localhost:{port}"
         redirect_uri = r.get(
             "REDIRECT_URI", default=f"{base}/auth/redirect", check=_http_url_or_path,
@@ -169,11 +177,17 @@ class Config:
             "POST_LOGOUT_REDIRECT_URI", default=f"{base}/", check=_http_url_or_path,
             expect="an http(s) URL or a path like /",
         )
-        read = r.get("TODOLIST_READ", check=_scope, expect="a scope URI (api://<id>/ToDoList.Read)")
-        readwrite = r.get(
-            "TODOLIST_READWRITE", check=_scope, expect="a scope URI (api://<id>/ToDoList.ReadWrite)"
+        read = r.get(
+            "TODOLIST_READ", required=True, check=_scope,
+            expect="a scope URI (api://<id>/ToDoList.Read)",
         )
-        api_url = r.get("TODOLIST_API_URL", check=_http_url, expect="an http(s) URL")
+        readwrite = r.get(
+            "TODOLIST_READWRITE", required=True, check=_scope,
+            expect="a scope URI (api://<id>/ToDoList.ReadWrite)",
+        )
+        api_url = r.get(
+            "TODOLIST_API_URL", required=True, check=https_or_loopback, expect=HTTPS_OR_LOOPBACK
+        )
         api_timeout = (
             r.get("TODOLIST_API_CONNECT_TIMEOUT", default=3.05, parse=_positive_float,
                   expect="a positive number of seconds"),
@@ -212,6 +226,11 @@ class Config:
         secret = r.get("SESSION_SECRET")
         if secret is not None and len(secret) < 32:
             r.problem("SESSION_SECRET must be at least 32 characters (or leave it out)")
+        if not secret and not r.problems:  # a start that fails leaves no file behind
+            try:
+                secret = session_secret(instance)
+            except OSError as exc:
+                r.problem(f"INSTANCE_DIR {instance} cannot be written ({exc.strerror})")
         r.finish()
         tenant_path = urlsplit(authority).path.strip("/").split("/")[0]
         return cls(
@@ -220,9 +239,8 @@ class Config:
             client_credential=credential,
             redirect_uri=redirect_uri,
             post_logout_redirect_uri=post_logout,
-            session_secret=secret or session_secret(instance),
+            session_secret=secret,
             instance_dir=instance,
-            tenant_subdomain=subdomain,
             tenant_id=tenant_path if is_guid(tenant_path) else None,
             todolist_read=read,
             todolist_readwrite=readwrite,
@@ -237,38 +255,3 @@ class Config:
             redis_url=redis_url,
             trusted_proxy_hops=hops,
         )
-
-    @staticmethod
-    def _credential(r: SettingsReader) -> str | dict[str, str]:
-        """The client secret, or a certificate credential in MSAL's dict form."""
-        secret = r.get("CLIENT_SECRET")
-        key_file = r.get("CERT_PRIVATE_KEY_FILE")
-        thumbprint = r.get("CERT_THUMBPRINT")
-        cert_file = r.get("CERT_FILE")
-        if key_file:
-            if secret:
-                r.problem("set CLIENT_SECRET or CERT_PRIVATE_KEY_FILE, not both")
-            try:
-                private_key = Path(key_file).read_text()
-            except OSError:
-                r.problem(f"CERT_PRIVATE_KEY_FILE cannot be read: {key_file}")
-                return ""
-            if cert_file:
-                try:
-                    certificate = Path(cert_file).read_text()
-                except OSError:
-                    r.problem(f"CERT_FILE cannot be read: {cert_file}")
-                    return ""
-                return {"private_key": private_key, "public_certificate": certificate}
-            if thumbprint:
-                cleaned = thumbprint.replace(":", "").lower()
-                if len(cleaned) != 40 or any(c not in "0123456789abcdef" for c in cleaned):
-                    r.problem("CERT_THUMBPRINT must be the certificate's SHA-1 thumbprint (hex)")
-                return {"private_key": private_key, "thumbprint": cleaned}
-            r.problem("CERT_PRIVATE_KEY_FILE needs CERT_THUMBPRINT or CERT_FILE")
-            return ""
-        if not secret:
-            r.problem(
-                "CLIENT_SECRET is missing (or use CERT_PRIVATE_KEY_FILE with CERT_THUMBPRINT)"
-            )
-        return secret or ""

@@ -17,6 +17,9 @@ MINIMAL = {
     "TENANT_SUBDOMAIN": "contoso",
     "CLIENT_ID": "5e1b3f6a-9d0c-4a57-8b21-0f6a1c2d3e4f",
     "CLIENT_SECRET": "s3cret",
+    "TODOLIST_READ": "api://0d5f7c3a-6b2e-4c1d-9e8f-7a6b5c4d3e2f/ToDoList.Read",
+    "TODOLIST_READWRITE": "api://0d5f7c3a-6b2e-4c1d-9e8f-7a6b5c4d3e2f/ToDoList.ReadWrite",
+    "TODOLIST_API_URL": "https://todo-api.contoso.com/api/todolist",
 }
 
 
