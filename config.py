@@ -143,7 +143,7 @@ class Config:
     @property
     def api_scopes(self) -> list[str]:
         """The ToDoList API scopes a user may be asked to consent to at sign-in."""
-        return [s for s in (self.todolist_read, self.todolist_readwrite) if s]
+        return [self.todolist_read, self.todolist_readwrite]
 
     @classmethod
     def load(
