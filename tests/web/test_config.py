@@ -407,3 +407,13 @@ def test_env_example_documents_every_setting() -> None:
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert {"TENANT_SUBDOMAIN", "CLIENT_ID", "REDIRECT_URI", "SESSION_SECRET"} <= read
     assert read == documented
+
+
+def test_secrets_are_not_in_repr(tmp_path: Path) -> None:
+    key, _, thumbprint = write_key_and_cert(tmp_path)
+    config = load(tmp_path, **MINIMAL, SESSION_SECRET="x" * 40)
+    assert "s3cret" not in repr(config)
+    assert "x" * 40 not in repr(config)
+    with_key = load(tmp_path, **NO_SECRET, CERT_PRIVATE_KEY_FILE=str(key),
+                    CERT_THUMBPRINT=thumbprint)
+    assert "PRIVATE KEY" not in repr(with_key)
