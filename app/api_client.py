@@ -20,7 +20,7 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import urllib3
@@ -228,7 +228,7 @@ def create(config: Config) -> TodoApiClient:
     """The process's API client, from the app's settings."""
     connect, read = config.todolist_api_timeout
     return TodoApiClient(
-        cast(str, config.todolist_api_url), ca_file=config.ca_file,
+        config.todolist_api_url, ca_file=config.ca_file,
         connect_timeout=connect, read_timeout=read,
     )
 
@@ -236,8 +236,7 @@ def create(config: Config) -> TodoApiClient:
 def scopes_for(kind: str) -> list[str]:
     """The scope a to-do operation needs: TODOLIST_READ for reads, TODOLIST_READWRITE for writes."""
     config: Config = current_app.config["WEB_CONFIG"]
-    scope = config.todolist_readwrite if kind == WRITE else config.todolist_read
-    return [scope] if scope else []
+    return [config.todolist_readwrite if kind == WRITE else config.todolist_read]
 
 
 def call(

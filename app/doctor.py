@@ -116,7 +116,7 @@ def check_api_resource(identity: Identity) -> Check:
 
 
 def check_api(identity: Identity) -> Check:
-    url = api_health_url(identity.config.todolist_api_url or "")
+    url = api_health_url(identity.config.todolist_api_url)
     try:
         answer = identity.tenant.http.get(url)
     except requests.RequestException as exc:

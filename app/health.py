@@ -5,7 +5,7 @@ naming the failing ones; a load balancer takes the instance out of rotation mean
 - `session_store`: Redis answers PING (or the session directory is writable), and so does the
   token store;
 - `tenant`: the tenant's discovery document is loaded (fetched now if it was not yet);
-- `api`: the ToDoList API's `/healthz` answers 200 (skipped when no `TODOLIST_API_URL`).
+- `api`: the ToDoList API's `/healthz` answers 200.
 Nothing about a failure is cached: every call checks again.
 """
 
@@ -63,8 +63,6 @@ def api_health_url(todolist_url: str) -> str:
 
 def _api() -> str | None:
     config: Config = current_app.config["WEB_CONFIG"]
-    if not config.todolist_api_url:
-        return None
     http: HttpClient = current_app.extensions[EXTENSION]
     try:
         resp = http.get(api_health_url(config.todolist_api_url))

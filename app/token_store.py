@@ -30,7 +30,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +38,8 @@ from typing import Protocol, TypeGuard
 
 import msal
 import redis
+
+from common.settings import write_private
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 REDIS_PREFIX = "todo_tokens:"
@@ -159,16 +160,8 @@ class FileTokenStore:
             return StoredTokens(0, None)
 
     def save(self, key: str, tokens: StoredTokens) -> None:
-        path = self._path(key, ".json")
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tokens-")  # created 0600
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(_encode(tokens))
-            os.replace(tmp, path)  # readers see the old or the new file, never half of one
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        # Readers see the old or the new file, never half of one.
+        write_private(self._path(key, ".json"), _encode(tokens))
 
     def delete(self, key: str) -> None:
         for suffix in (".json", ".lock"):
