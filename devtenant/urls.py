@@ -18,8 +18,12 @@ def _store():
 
 
 def ciam_host() -> str | None:
-    host = (request.host or "").rsplit(":", 1)[0].lower() if request else ""
-    return host if host.endswith(CIAM_SUFFIX) else None
+    """The `<sub>.ciamlogin.com` host the request addressed, with its port unless it is 443
+    (so endpoints announced on a non-default port stay reachable); None in the normal layout."""
+    name, _, port = (request.host or "").lower().partition(":")  # never an IPv6 literal here
+    if not name.endswith(CIAM_SUFFIX):
+        return None
+    return name if port in ("", "443") else f"{name}:{port}"
 
 
 def issuer_for() -> str:
