@@ -126,6 +126,24 @@ def clients():
     return jsonify({**reg, **files}), 201
 
 
+@bp.delete("/clients/<client_id>")
+def delete_client(client_id: str):
+    try:
+        deleted_at = _tenant().store.delete_client(client_id)
+    except KeyError:
+        return jsonify({"error": f"no client {client_id}"}), 404
+    return jsonify({"client_id": client_id, "deleted_at": deleted_at})
+
+
+@bp.post("/clients/<client_id>/expire-secret")
+def expire_secret(client_id: str):
+    try:
+        expires_at = _tenant().store.expire_client_secret(client_id)
+    except KeyError:
+        return jsonify({"error": f"no client {client_id}"}), 404
+    return jsonify({"client_id": client_id, "client_secret_expires_at": expires_at})
+
+
 @bp.post("/api")
 def api_settings():
     body = _body()

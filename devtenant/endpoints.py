@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
+from devtenant.errors import CLIENT_REQUEST_ID, client_request_id
 from devtenant.urls import discovery_document
 
 bp = Blueprint("endpoints", __name__)
@@ -38,4 +39,7 @@ def token(tenant: str):
     t.state.count("token", request.form.get("grant_type"))
     response = t.server.create_token_response()
     response.headers["Cache-Control"] = "no-store"
+    sent = client_request_id(request.headers.get(CLIENT_REQUEST_ID))
+    if sent:  # echoed, as Entra does (errors also name it as their correlation_id)
+        response.headers[CLIENT_REQUEST_ID] = sent
     return response

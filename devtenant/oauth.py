@@ -26,8 +26,16 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Response, json
 from flask import request as flask_request
 
-from devtenant.errors import EntraError, error_body, from_authlib
+from devtenant.errors import (
+    ASSERTION_BAD_SIGNATURE,
+    ASSERTION_KEY_NOT_FOUND,
+    EntraError,
+    Trace,
+    error_body,
+    from_authlib,
+)
 from devtenant.state import AuthCode, RefreshToken
+from devtenant.store import secret_expired
 from devtenant.tokens import GRAPH_APP_ID, GRAPH_SCOPES
 from devtenant.urls import token_endpoint_audiences
 
@@ -67,6 +75,36 @@ def _api_for(resource: str, api: dict[str, Any]) -> bool:
     return resource in (api["app_id_uri"], api["client_id"])
 
 
+class UnknownScopeError(EntraError):
+    """A scope name the API does not expose. The token endpoint answers AADSTS70011 naming the
+    whole requested scope; the authorize endpoint answers AADSTS650053 instead."""
+
+    def __init__(self, scope: str, name: str, resource_id: str) -> None:
+        super().__init__("invalid_scope", 70011, detail=scope)
+        self.name = name
+        self.resource_id = resource_id
+
+    def at_authorize(self, client: dict[str, Any]) -> EntraError:
+        """What Entra redirects to the client for it (`error=invalid_client`, as it does)."""
+        return EntraError(
+            "invalid_client",
+            650053,
+            detail=self.name,
+            app_name=client["display_name"],
+            resource=self.resource_id,
+        )
+
+
+def _no_consent(client: dict[str, Any]) -> EntraError:
+    return EntraError(
+        "invalid_grant",
+        65001,
+        client_id=client["client_id"],
+        suberror="consent_required",
+        app_name=client["display_name"],
+    )
+
+
 def resolve_delegated(scope: str, client: dict[str, Any], api: dict[str, Any]) -> Scopes:
     """Entra's scope rules for a user's request: one resource, consented scopes only."""
     items = scope.split()
@@ -90,19 +128,12 @@ def resolve_delegated(scope: str, client: dict[str, Any], api: dict[str, Any]) -
         if name == ".default":
             names.extend(s.rpartition("/")[2] for s in consented if s.startswith(resource + "/"))
         elif name not in api["scopes"]:
-            raise EntraError("invalid_scope", 70011, detail=item)
+            raise UnknownScopeError(scope, name, api["client_id"])
         else:
             names.append(name)
     names = list(dict.fromkeys(names))
-    for name in names:
-        if f"{api['app_id_uri']}/{name}" not in consented:
-            raise EntraError(
-                "invalid_grant", 65001, client_id=client["client_id"], suberror="consent_required"
-            )
-    if not names:
-        raise EntraError(
-            "invalid_grant", 65001, client_id=client["client_id"], suberror="consent_required"
-        )
+    if not names or any(f"{api['app_id_uri']}/{n}" not in consented for n in names):
+        raise _no_consent(client)
     return Scopes(reserved, api["client_id"], names, [f"{api['app_id_uri']}/{n}" for n in names])
 
 
@@ -168,7 +199,15 @@ class Client(ClientMixin):
         return redirect_matches(redirect_uri, self.reg.get("redirect_uris") or [])
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(client_secret.encode(), self.reg["client_secret"].encode())
+        """The value must match; a matching secret past its end date is refused as expired
+        (AADSTS7000222), not as wrong."""
+        if not hmac.compare_digest(client_secret.encode(), self.reg["client_secret"].encode()):
+            return False
+        if secret_expired(self.reg):
+            raise EntraError(
+                "invalid_client", 7000222, client_id=self.get_client_id(), status_code=401
+            )
+        return True
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in AUTH_METHODS
@@ -206,12 +245,16 @@ def authenticate_client_assertion(query_client: Any, request: Any) -> Client | N
         expected, got = _digest("sha256", der), header["x5t#S256"]
     else:
         expected, got = _digest("sha1", der), header.get("x5t", "")
-    if not hmac.compare_digest(_b64decode(str(got)), expected):
+    sent = _b64decode(str(got))
+    thumbprint = sent.hex().upper() or str(got)
+    if not hmac.compare_digest(sent, expected):
         raise EntraError(
             "invalid_client",
             700027,
-            detail=f"[Reason - The key was not found., Thumbprint of key used by client: '{got}']",
+            detail=thumbprint,
+            client_id=client_id,
             status_code=401,
+            template=ASSERTION_KEY_NOT_FOUND,
         )
     try:
         claims = jwt.decode(
@@ -222,6 +265,14 @@ def authenticate_client_assertion(query_client: Any, request: Any) -> Client | N
             options={"require": ["exp", "aud", "iss", "sub"]},
             leeway=60,
         )
+    except jwt.InvalidSignatureError as exc:
+        raise EntraError(
+            "invalid_client",
+            700027,
+            detail=thumbprint,
+            status_code=401,
+            template=ASSERTION_BAD_SIGNATURE,
+        ) from exc
     except jwt.PyJWTError as exc:
         raise EntraError(
             "invalid_client", 700027, detail=f"[Reason - {type(exc).__name__}]", status_code=401
@@ -290,7 +341,20 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             record.redeemed = True  # one use, even if the rest of the request fails
         if record.expires_at < time.time():
             raise EntraError("invalid_grant", 70008)
+        self._check_redirect_uri(record, client)
         return record
+
+    def _check_redirect_uri(self, record: AuthCode, client: Client) -> None:
+        """The redemption's redirect_uri: one the app registers (AADSTS50011, as at authorize)
+        and the one the code was issued for (AADSTS500112). Authlib's own check, which comes
+        after this one, then always passes."""
+        sent = self.request.payload.redirect_uri or ""
+        if not client.check_redirect_uri(sent):
+            raise EntraError(
+                "invalid_request", 50011, detail=sent, client_id=client.get_client_id()
+            )
+        if sent != record.redirect_uri:
+            raise EntraError("invalid_grant", 500112, detail=sent, expected=record.redirect_uri)
 
     def delete_authorization_code(self, authorization_code: AuthCode) -> None:
         authorization_code.redeemed = True
@@ -403,6 +467,7 @@ class EntraAuthorizationServer(AuthorizationServer):
 
     def handle_error_response(self, request: Any, error: Any) -> Response:
         entra = self.entra_error(error)
-        body = error_body(entra, self.tenant.store.tenant_id)
+        trace = Trace.for_request()
+        body = error_body(entra, self.tenant.store.tenant_id, trace)
         headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
         return Response(json.dumps(body), status=entra.status_code, headers=headers)

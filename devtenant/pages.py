@@ -28,8 +28,8 @@ from flask import (
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import HTTPException
 
-from devtenant.errors import EntraError
-from devtenant.oauth import redirect_matches, resolve_delegated
+from devtenant.errors import EntraError, Trace, describe, error_uri
+from devtenant.oauth import UnknownScopeError, redirect_matches, resolve_delegated
 from devtenant.state import SsoSession
 from devtenant.store import UserExists
 
@@ -45,11 +45,15 @@ def _tenant(tenant: str):
 
 
 def error_page(error: EntraError, status: int = 400) -> tuple[str, int]:
+    """Entra's own error page (no redirect to the client), with its troubleshooting details."""
     t = current_app.extensions["devtenant"]
-    return (
-        render_template("error.html", code=error.code, message=error.message(t.store.tenant_id)),
-        status,
+    html = render_template(
+        "error.html",
+        code=error.code,
+        message=error.message(t.store.tenant_id),
+        trace=Trace.for_request(),
     )
+    return html, status
 
 
 def to_client(redirect_uri: str, params: dict[str, str], response_mode: str) -> Any:
@@ -65,8 +69,8 @@ def error_to_client(grant: Any, error: EntraError, redirect_uri: str | None = No
     t = current_app.extensions["devtenant"]
     params = {
         "error": error.error,
-        "error_description": error.message(t.store.tenant_id),
-        "error_uri": f"https://login.microsoftonline.com/error?code={error.code}",
+        "error_description": describe(error, t.store.tenant_id, Trace.for_request()),
+        "error_uri": error_uri(error),
     }
     if error.suberror:
         params["suberror"] = error.suberror
@@ -126,9 +130,11 @@ def validated_grant() -> tuple[Any, Any]:
         return None, error_to_client(grant, EntraError("invalid_request", 9002325))
     try:
         resolve_delegated(args.get("scope", ""), grant.client.reg, t.store.registrations["api"])
+    except UnknownScopeError as error:
+        return None, error_to_client(grant, error.at_authorize(grant.client.reg))
     except EntraError as error:
         if error.code == 65001:  # in the browser Entra answers consent_required itself
-            error = EntraError("consent_required", 65001, client_id=error.client_id)
+            error = EntraError("consent_required", 65001, client_id=error.client_id, **error.values)
         return None, error_to_client(grant, error)
     return grant, None
 
