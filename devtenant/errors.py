@@ -116,6 +116,20 @@ class EntraError(OAuth2Error):
         self.values = values
         super().__init__(description=f"AADSTS{code}", status_code=status_code, error=error)
 
+    def as_error(self, error: str) -> EntraError:
+        """The same AADSTS error under another OAuth `error` (Entra answers some conditions
+        differently in the browser than at the token endpoint)."""
+        return EntraError(
+            error,
+            self.code,
+            self.detail,
+            self.client_id,
+            self.status_code,
+            self.suberror,
+            self.template,
+            **self.values,
+        )
+
     def message(self, tenant: str) -> str:
         """`AADSTS<code>: <message>`, as the first line of Entra's `error_description`."""
         text = self.template.format(

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import jwt
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from cryptography import x509
@@ -47,6 +48,8 @@ RESERVED_SCOPES = {"openid", "profile", "offline_access", "email"}
 GRAPH_RESOURCES = {"https://graph.microsoft.com", GRAPH_APP_ID}
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+# What a grant's create_token_response returns to Authlib: (status, body, headers).
+TokenResponse = tuple[int, dict[str, Any], list[tuple[str, str]]]
 
 
 # -- scopes ---------------------------------------------------------------------------------
@@ -117,8 +120,8 @@ def resolve_delegated(scope: str, client: dict[str, Any], api: dict[str, Any]) -
         return Scopes(reserved, GRAPH_APP_ID, GRAPH_SCOPES.split(), GRAPH_SCOPES.split())
     resource = resources.pop()
     if resource in GRAPH_RESOURCES:
-        names = [_split_resource(s)[1] for s in others]
-        return Scopes(reserved, GRAPH_APP_ID, names, names)
+        graph = [_split_resource(s)[1] for s in others]
+        return Scopes(reserved, GRAPH_APP_ID, graph, graph)
     if not _api_for(resource, api):
         raise EntraError("invalid_resource", 500011, detail=resource)
     consented = set(client.get("consented_scopes", []))
@@ -362,7 +365,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: AuthCode) -> UserInfo | None:
         return self.tenant.store.user(authorization_code.oid)
 
-    def create_token_response(self):  # type: ignore[override]
+    def create_token_response(self) -> TokenResponse:
         record: AuthCode = self.request.authorization_code
         user = self.authenticate_user(record)
         if user is None:
@@ -416,7 +419,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
         """Entra keeps a rotated refresh token valid until it expires; so do we."""
 
-    def create_token_response(self):  # type: ignore[override]
+    def create_token_response(self) -> TokenResponse:
         record: RefreshToken = self.request.refresh_token
         user = self.authenticate_user(record)
         if user is None:
@@ -431,7 +434,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
-    def create_token_response(self):  # type: ignore[override]
+    def create_token_response(self) -> TokenResponse:
         tenant: Tenant = self.server.tenant
         body = tenant.app_token(
             self.request.client.reg, self.request.payload.scope or "", azpacr(self.request)
@@ -458,14 +461,14 @@ class EntraAuthorizationServer(AuthorizationServer):
     def validate_requested_scope(self, scope: str | None) -> None:
         """Scopes are resolved by the grants (resolve_delegated / resolve_app)."""
 
-    def entra_error(self, error: Exception) -> EntraError:
+    def entra_error(self, error: OAuth2Error) -> EntraError:
         client_id = flask_request.values.get("client_id", "")
         if not client_id and flask_request.authorization:
             client_id = flask_request.authorization.parameters.get("username") or ""
         known = bool(client_id) and self.tenant.store.client(client_id) is not None
-        return from_authlib(error, client_id, known)  # type: ignore[arg-type]
+        return from_authlib(error, client_id, known)
 
-    def handle_error_response(self, request: Any, error: Any) -> Response:
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
         entra = self.entra_error(error)
         trace = Trace.for_request()
         body = error_body(entra, self.tenant.store.tenant_id, trace)

@@ -13,6 +13,7 @@ import json
 import secrets
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def secret_expired(reg: dict[str, Any]) -> bool:
 
 
 @contextlib.contextmanager
-def _exclusive(lock_file: Path):
+def _exclusive(lock_file: Path) -> Iterator[None]:
     """An inter-process lock, so that a server starting and an `env` command run at the same
     moment on a new data directory do not both create a tenant (two sets of registrations)."""
     with lock_file.open("a") as handle:
@@ -166,7 +167,7 @@ class TenantStore:
 
     def _tenant(
         self, host: str | None, port: int | None, pages_port: int | None, name: str | None
-    ) -> dict:
+    ) -> dict[str, Any]:
         path = self.dir / "tenant.json"
         if path.exists():
             data = json.loads(path.read_text())

@@ -8,12 +8,17 @@ https://<sub>.ciamlogin.com/<tenant-id>/... and the issuer https://<tid>.ciamlog
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from flask import current_app, request
+
+if TYPE_CHECKING:
+    from devtenant.store import TenantStore
 
 CIAM_SUFFIX = ".ciamlogin.com"
 
 
-def _store():
+def _store() -> TenantStore:
     return current_app.extensions["devtenant"].store
 
 
@@ -43,7 +48,7 @@ def bases() -> tuple[str, str]:
     return f"{store.https_url}/{store.tenant_id}", f"{store.pages_url}/{store.tenant_id}"
 
 
-def discovery_document() -> dict:
+def discovery_document() -> dict[str, Any]:
     store = _store()
     api_base, pages_base = bases()
     return {
