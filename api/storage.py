@@ -10,7 +10,7 @@ they are unique across processes and never reused.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +125,7 @@ class _Read:
         self.order = compiled.positiontup  # None for named parameter styles
         self.error = engine.dialect.loaded_dbapi.Error
 
-    def rows(self, params: dict[str, Any]) -> list[Any]:
+    def rows(self, params: dict[str, Any]) -> Sequence[Any]:
         args: Any = params if self.order is None else tuple(params[k] for k in self.order)
         try:
             # The pool's checkout raises the driver's own errors (a database that went away).

@@ -125,8 +125,9 @@ class ToDoClient:
             raise DaemonError(f"the API has nothing at {self._endpoint} (404); check API_ENDPOINT")
         if status == 400:
             raise DaemonError(f"the API rejected the request: {_problem(response)}")
-        request_id = response.headers.get("X-Request-ID") or response.request.headers.get(
-            "X-Request-ID"
+        sent = response.request.headers.get("X-Request-ID")  # typed str | bytes; ours is str
+        request_id = response.headers.get("X-Request-ID") or (
+            sent.decode() if isinstance(sent, bytes) else sent
         )
         raise DaemonError(
             f"the API failed with {status}: {_problem(response)} (request id {request_id})"

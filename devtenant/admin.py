@@ -12,7 +12,8 @@ class TenantAdminError(Exception):
 
 
 class TenantAdmin:
-    """Drive a running local tenant from tests: counters, faults, lifetimes, users, clients.
+    """Drive a running local tenant from tests: counters, faults, lifetimes, users, clients
+    (added, deleted, secrets expired).
 
     `base_url` is the tenant's https origin (e.g. https://localhost:44360); `ca_file` is the
     tenant's CA (`<data-dir>/ca.pem`).
@@ -57,6 +58,22 @@ class TenantAdmin:
         post_logout_redirect_uris=[...]) or "daemon" (roles=[...]). Returns its settings,
         with absolute `certificate_file`/`private_key_file` paths."""
         return self._call("POST", "clients", {"kind": kind, **settings})
+
+    def remove_client(self, client_id: str) -> None:
+        """Delete the registration `client_id`, as an admin deleting the app: from then on the
+        tenant answers as if it never existed (AADSTS700016 at the token endpoint, Entra's
+        error page at authorize), including for refresh tokens issued to it before.
+
+        On the shared session tenant remove only clients you added (`add_client`); the built-in
+        "web" and "daemon" can be removed in a tenant of your own (`running_tenant`), where
+        `env` then still prints their now unknown client id.
+        """
+        self._call("DELETE", f"clients/{client_id}")
+
+    def expire_secret(self, client_id: str) -> None:
+        """End the client secret of `client_id` now: the same value is then refused as expired
+        (401 invalid_client, AADSTS7000222), while its certificate keeps working."""
+        self._call("POST", f"clients/{client_id}/expire-secret")
 
     def fault(self, token: str, fault: str) -> None:
         """The next `token` ("id_token" or "access_token") issued has `fault` (one-shot)."""

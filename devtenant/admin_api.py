@@ -6,11 +6,15 @@ Wrapped for Python callers by `devtenant.admin.TenantAdmin`.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from devtenant.store import UserExists
+
+if TYPE_CHECKING:
+    from devtenant.app import Tenant
 
 bp = Blueprint("admin", __name__, url_prefix="/_admin")
 
@@ -27,7 +31,7 @@ def loopback_only() -> None:
         abort(403)
 
 
-def _tenant():
+def _tenant() -> Tenant:
     return current_app.extensions["devtenant"]
 
 
@@ -40,23 +44,23 @@ def _body() -> dict[str, Any]:
     return body
 
 
-def _bad(message: str):
+def _bad(message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), 400
 
 
 @bp.get("/counts")
-def counts():
+def counts() -> ResponseReturnValue:
     return jsonify(_tenant().state.snapshot_counts())
 
 
 @bp.post("/counts/reset")
-def reset_counts():
+def reset_counts() -> ResponseReturnValue:
     _tenant().state.reset_counts()
     return jsonify(_tenant().state.snapshot_counts())
 
 
 @bp.post("/faults")
-def faults():
+def faults() -> ResponseReturnValue:
     body = _body()
     try:
         _tenant().state.set_fault(str(body.get("token")), str(body.get("fault")))
@@ -66,7 +70,7 @@ def faults():
 
 
 @bp.post("/refresh-fault")
-def refresh_fault():
+def refresh_fault() -> ResponseReturnValue:
     body = _body()
     try:
         _tenant().state.set_refresh_fault(str(body.get("error")))
@@ -76,7 +80,7 @@ def refresh_fault():
 
 
 @bp.post("/lifetimes")
-def lifetimes():
+def lifetimes() -> ResponseReturnValue:
     try:
         _tenant().state.set_lifetimes(_body())
     except ValueError as exc:
@@ -85,12 +89,12 @@ def lifetimes():
 
 
 @bp.post("/rotate-key")
-def rotate_key():
+def rotate_key() -> ResponseReturnValue:
     return jsonify({"kid": _tenant().store.rotate_signing_key()})
 
 
 @bp.post("/users")
-def users():
+def users() -> ResponseReturnValue:
     body = _body()
     try:
         user = _tenant().store.add_user(
@@ -104,7 +108,7 @@ def users():
 
 
 @bp.post("/clients")
-def clients():
+def clients() -> ResponseReturnValue:
     body = _body()
     store = _tenant().store
     kind = body.get("kind")
@@ -126,8 +130,26 @@ def clients():
     return jsonify({**reg, **files}), 201
 
 
+@bp.delete("/clients/<client_id>")
+def delete_client(client_id: str) -> ResponseReturnValue:
+    try:
+        deleted_at = _tenant().store.delete_client(client_id)
+    except KeyError:
+        return jsonify({"error": f"no client {client_id}"}), 404
+    return jsonify({"client_id": client_id, "deleted_at": deleted_at})
+
+
+@bp.post("/clients/<client_id>/expire-secret")
+def expire_secret(client_id: str) -> ResponseReturnValue:
+    try:
+        expires_at = _tenant().store.expire_client_secret(client_id)
+    except KeyError:
+        return jsonify({"error": f"no client {client_id}"}), 404
+    return jsonify({"client_id": client_id, "client_secret_expires_at": expires_at})
+
+
 @bp.post("/api")
-def api_settings():
+def api_settings() -> ResponseReturnValue:
     body = _body()
     if not isinstance(body.get("idtyp_claim"), bool):
         return _bad("idtyp_claim must be true or false")
@@ -136,6 +158,6 @@ def api_settings():
 
 
 @bp.post("/reset")
-def reset():
+def reset() -> ResponseReturnValue:
     _tenant().state.reset()
     return jsonify({"reset": True})

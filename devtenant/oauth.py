@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import jwt
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from cryptography import x509
@@ -26,8 +27,16 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Response, json
 from flask import request as flask_request
 
-from devtenant.errors import EntraError, error_body, from_authlib
+from devtenant.errors import (
+    ASSERTION_BAD_SIGNATURE,
+    ASSERTION_KEY_NOT_FOUND,
+    EntraError,
+    Trace,
+    error_body,
+    from_authlib,
+)
 from devtenant.state import AuthCode, RefreshToken
+from devtenant.store import secret_expired
 from devtenant.tokens import GRAPH_APP_ID, GRAPH_SCOPES
 from devtenant.urls import token_endpoint_audiences
 
@@ -39,6 +48,8 @@ RESERVED_SCOPES = {"openid", "profile", "offline_access", "email"}
 GRAPH_RESOURCES = {"https://graph.microsoft.com", GRAPH_APP_ID}
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+# What a grant's create_token_response returns to Authlib: (status, body, headers).
+TokenResponse = tuple[int, dict[str, Any], list[tuple[str, str]]]
 
 
 # -- scopes ---------------------------------------------------------------------------------
@@ -67,6 +78,36 @@ def _api_for(resource: str, api: dict[str, Any]) -> bool:
     return resource in (api["app_id_uri"], api["client_id"])
 
 
+class UnknownScopeError(EntraError):
+    """A scope name the API does not expose. The token endpoint answers AADSTS70011 naming the
+    whole requested scope; the authorize endpoint answers AADSTS650053 instead."""
+
+    def __init__(self, scope: str, name: str, resource_id: str) -> None:
+        super().__init__("invalid_scope", 70011, detail=scope)
+        self.name = name
+        self.resource_id = resource_id
+
+    def at_authorize(self, client: dict[str, Any]) -> EntraError:
+        """What Entra redirects to the client for it (`error=invalid_client`, as it does)."""
+        return EntraError(
+            "invalid_client",
+            650053,
+            detail=self.name,
+            app_name=client["display_name"],
+            resource=self.resource_id,
+        )
+
+
+def _no_consent(client: dict[str, Any]) -> EntraError:
+    return EntraError(
+        "invalid_grant",
+        65001,
+        client_id=client["client_id"],
+        suberror="consent_required",
+        app_name=client["display_name"],
+    )
+
+
 def resolve_delegated(scope: str, client: dict[str, Any], api: dict[str, Any]) -> Scopes:
     """Entra's scope rules for a user's request: one resource, consented scopes only."""
     items = scope.split()
@@ -79,8 +120,8 @@ def resolve_delegated(scope: str, client: dict[str, Any], api: dict[str, Any]) -
         return Scopes(reserved, GRAPH_APP_ID, GRAPH_SCOPES.split(), GRAPH_SCOPES.split())
     resource = resources.pop()
     if resource in GRAPH_RESOURCES:
-        names = [_split_resource(s)[1] for s in others]
-        return Scopes(reserved, GRAPH_APP_ID, names, names)
+        graph = [_split_resource(s)[1] for s in others]
+        return Scopes(reserved, GRAPH_APP_ID, graph, graph)
     if not _api_for(resource, api):
         raise EntraError("invalid_resource", 500011, detail=resource)
     consented = set(client.get("consented_scopes", []))
@@ -90,19 +131,12 @@ def resolve_delegated(scope: str, client: dict[str, Any], api: dict[str, Any]) -
         if name == ".default":
             names.extend(s.rpartition("/")[2] for s in consented if s.startswith(resource + "/"))
         elif name not in api["scopes"]:
-            raise EntraError("invalid_scope", 70011, detail=item)
+            raise UnknownScopeError(scope, name, api["client_id"])
         else:
             names.append(name)
     names = list(dict.fromkeys(names))
-    for name in names:
-        if f"{api['app_id_uri']}/{name}" not in consented:
-            raise EntraError(
-                "invalid_grant", 65001, client_id=client["client_id"], suberror="consent_required"
-            )
-    if not names:
-        raise EntraError(
-            "invalid_grant", 65001, client_id=client["client_id"], suberror="consent_required"
-        )
+    if not names or any(f"{api['app_id_uri']}/{n}" not in consented for n in names):
+        raise _no_consent(client)
     return Scopes(reserved, api["client_id"], names, [f"{api['app_id_uri']}/{n}" for n in names])
 
 
@@ -168,7 +202,15 @@ class Client(ClientMixin):
         return redirect_matches(redirect_uri, self.reg.get("redirect_uris") or [])
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(client_secret.encode(), self.reg["client_secret"].encode())
+        """The value must match; a matching secret past its end date is refused as expired
+        (AADSTS7000222), not as wrong."""
+        if not hmac.compare_digest(client_secret.encode(), self.reg["client_secret"].encode()):
+            return False
+        if secret_expired(self.reg):
+            raise EntraError(
+                "invalid_client", 7000222, client_id=self.get_client_id(), status_code=401
+            )
+        return True
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in AUTH_METHODS
@@ -206,12 +248,16 @@ def authenticate_client_assertion(query_client: Any, request: Any) -> Client | N
         expected, got = _digest("sha256", der), header["x5t#S256"]
     else:
         expected, got = _digest("sha1", der), header.get("x5t", "")
-    if not hmac.compare_digest(_b64decode(str(got)), expected):
+    sent = _b64decode(str(got))
+    thumbprint = sent.hex().upper() or str(got)
+    if not hmac.compare_digest(sent, expected):
         raise EntraError(
             "invalid_client",
             700027,
-            detail=f"[Reason - The key was not found., Thumbprint of key used by client: '{got}']",
+            detail=thumbprint,
+            client_id=client_id,
             status_code=401,
+            template=ASSERTION_KEY_NOT_FOUND,
         )
     try:
         claims = jwt.decode(
@@ -222,6 +268,14 @@ def authenticate_client_assertion(query_client: Any, request: Any) -> Client | N
             options={"require": ["exp", "aud", "iss", "sub"]},
             leeway=60,
         )
+    except jwt.InvalidSignatureError as exc:
+        raise EntraError(
+            "invalid_client",
+            700027,
+            detail=thumbprint,
+            status_code=401,
+            template=ASSERTION_BAD_SIGNATURE,
+        ) from exc
     except jwt.PyJWTError as exc:
         raise EntraError(
             "invalid_client", 700027, detail=f"[Reason - {type(exc).__name__}]", status_code=401
@@ -290,7 +344,20 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             record.redeemed = True  # one use, even if the rest of the request fails
         if record.expires_at < time.time():
             raise EntraError("invalid_grant", 70008)
+        self._check_redirect_uri(record, client)
         return record
+
+    def _check_redirect_uri(self, record: AuthCode, client: Client) -> None:
+        """The redemption's redirect_uri: one the app registers (AADSTS50011, as at authorize)
+        and the one the code was issued for (AADSTS500112). Authlib's own check, which comes
+        after this one, then always passes."""
+        sent = self.request.payload.redirect_uri or ""
+        if not client.check_redirect_uri(sent):
+            raise EntraError(
+                "invalid_request", 50011, detail=sent, client_id=client.get_client_id()
+            )
+        if sent != record.redirect_uri:
+            raise EntraError("invalid_grant", 500112, detail=sent, expected=record.redirect_uri)
 
     def delete_authorization_code(self, authorization_code: AuthCode) -> None:
         authorization_code.redeemed = True
@@ -298,7 +365,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: AuthCode) -> UserInfo | None:
         return self.tenant.store.user(authorization_code.oid)
 
-    def create_token_response(self):  # type: ignore[override]
+    def create_token_response(self) -> TokenResponse:
         record: AuthCode = self.request.authorization_code
         user = self.authenticate_user(record)
         if user is None:
@@ -352,7 +419,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
         """Entra keeps a rotated refresh token valid until it expires; so do we."""
 
-    def create_token_response(self):  # type: ignore[override]
+    def create_token_response(self) -> TokenResponse:
         record: RefreshToken = self.request.refresh_token
         user = self.authenticate_user(record)
         if user is None:
@@ -367,7 +434,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
-    def create_token_response(self):  # type: ignore[override]
+    def create_token_response(self) -> TokenResponse:
         tenant: Tenant = self.server.tenant
         body = tenant.app_token(
             self.request.client.reg, self.request.payload.scope or "", azpacr(self.request)
@@ -394,15 +461,16 @@ class EntraAuthorizationServer(AuthorizationServer):
     def validate_requested_scope(self, scope: str | None) -> None:
         """Scopes are resolved by the grants (resolve_delegated / resolve_app)."""
 
-    def entra_error(self, error: Exception) -> EntraError:
+    def entra_error(self, error: OAuth2Error) -> EntraError:
         client_id = flask_request.values.get("client_id", "")
         if not client_id and flask_request.authorization:
             client_id = flask_request.authorization.parameters.get("username") or ""
         known = bool(client_id) and self.tenant.store.client(client_id) is not None
-        return from_authlib(error, client_id, known)  # type: ignore[arg-type]
+        return from_authlib(error, client_id, known)
 
-    def handle_error_response(self, request: Any, error: Any) -> Response:
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
         entra = self.entra_error(error)
-        body = error_body(entra, self.tenant.store.tenant_id)
+        trace = Trace.for_request()
+        body = error_body(entra, self.tenant.store.tenant_id, trace)
         headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
         return Response(json.dumps(body), status=entra.status_code, headers=headers)

@@ -8,7 +8,7 @@ the authorization request, so nothing about a pending request is kept server-sid
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
@@ -25,19 +25,23 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import HTTPException
 
-from devtenant.errors import EntraError
-from devtenant.oauth import redirect_matches, resolve_delegated
+from devtenant.errors import EntraError, Trace, describe, error_uri
+from devtenant.oauth import UnknownScopeError, redirect_matches, resolve_delegated
 from devtenant.state import SsoSession
 from devtenant.store import UserExists
+
+if TYPE_CHECKING:
+    from devtenant.app import Tenant
 
 bp = Blueprint("pages", __name__)
 log = logging.getLogger(__name__)
 
 
-def _tenant(tenant: str):
+def _tenant(tenant: str) -> Tenant:
     t = current_app.extensions["devtenant"]
     if tenant.lower() not in (t.store.tenant_id, t.store.tenant_name.lower()):
         abort(404)
@@ -45,11 +49,15 @@ def _tenant(tenant: str):
 
 
 def error_page(error: EntraError, status: int = 400) -> tuple[str, int]:
+    """Entra's own error page (no redirect to the client), with its troubleshooting details."""
     t = current_app.extensions["devtenant"]
-    return (
-        render_template("error.html", code=error.code, message=error.message(t.store.tenant_id)),
-        status,
+    html = render_template(
+        "error.html",
+        code=error.code,
+        message=error.message(t.store.tenant_id),
+        trace=Trace.for_request(),
     )
+    return html, status
 
 
 def to_client(redirect_uri: str, params: dict[str, str], response_mode: str) -> Any:
@@ -65,8 +73,8 @@ def error_to_client(grant: Any, error: EntraError, redirect_uri: str | None = No
     t = current_app.extensions["devtenant"]
     params = {
         "error": error.error,
-        "error_description": error.message(t.store.tenant_id),
-        "error_uri": f"https://login.microsoftonline.com/error?code={error.code}",
+        "error_description": describe(error, t.store.tenant_id, Trace.for_request()),
+        "error_uri": error_uri(error),
     }
     if error.suberror:
         params["suberror"] = error.suberror
@@ -126,14 +134,16 @@ def validated_grant() -> tuple[Any, Any]:
         return None, error_to_client(grant, EntraError("invalid_request", 9002325))
     try:
         resolve_delegated(args.get("scope", ""), grant.client.reg, t.store.registrations["api"])
+    except UnknownScopeError as error:
+        return None, error_to_client(grant, error.at_authorize(grant.client.reg))
     except EntraError as error:
         if error.code == 65001:  # in the browser Entra answers consent_required itself
-            error = EntraError("consent_required", 65001, client_id=error.client_id)
+            error = error.as_error("consent_required")
         return None, error_to_client(grant, error)
     return grant, None
 
 
-def _auth_args(drop: tuple[str, ...] = ()) -> dict[str, str]:
+def _auth_args(drop: tuple[str, ...] = ()) -> dict[str, Any]:
     return {k: v for k, v in request.args.items() if k not in drop}
 
 
@@ -146,7 +156,7 @@ def _csrf_ok() -> bool:
 
 
 @bp.route("/<tenant>/oauth2/v2.0/authorize", methods=["GET", "POST"])
-def authorize(tenant: str):
+def authorize(tenant: str) -> ResponseReturnValue:
     t = _tenant(tenant)
     if request.method == "GET":
         t.state.count("authorize")
@@ -184,7 +194,7 @@ def authorize(tenant: str):
 
 
 @bp.route("/<tenant>/signup", methods=["GET", "POST"])
-def signup(tenant: str):
+def signup(tenant: str) -> ResponseReturnValue:
     t = _tenant(tenant)
     grant, response = validated_grant()
     if grant is None:
@@ -211,7 +221,7 @@ def signup(tenant: str):
 
 
 @bp.get("/<tenant>/oauth2/v2.0/logout")
-def logout(tenant: str):
+def logout(tenant: str) -> ResponseReturnValue:
     t = _tenant(tenant)
     t.state.count("logout")
     target = request.args.get("post_logout_redirect_uri")
@@ -241,23 +251,24 @@ def register_error_pages(app: Flask) -> None:
     """Errors never show a stack trace: a short page (or JSON for the token endpoint)."""
 
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError):
+    def csrf_error(exc: CSRFError) -> ResponseReturnValue:
         return render_template("error.html", code=None, message="Your session expired."), 400
 
     def wants_json() -> bool:
         return request.path.startswith("/_admin/") or request.path.endswith("/oauth2/v2.0/token")
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
+        status = exc.code or 500  # Flask hands code-less HTTPExceptions to no handler
         if wants_json():
             return {
                 "error": exc.name.lower().replace(" ", "_"),
                 "error_description": exc.description,
-            }, exc.code
-        return render_template("error.html", code=None, message=exc.description), exc.code
+            }, status
+        return render_template("error.html", code=None, message=exc.description), status
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
+    def unexpected(exc: Exception) -> ResponseReturnValue:
         log.exception("unexpected error")
         if wants_json():
             return {"error": "server_error", "error_description": "Something went wrong."}, 500

@@ -13,6 +13,7 @@ import json
 import secrets
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ WEB_REDIRECT_URIS = ["http://localhost:3000/auth/redirect"]
 WEB_POST_LOGOUT_URIS = ["http://localhost:3000/"]
 API_SCOPES = ["ToDoList.Read", "ToDoList.ReadWrite"]
 API_ROLES = ["ToDoList.Read.All", "ToDoList.ReadWrite.All"]
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # dates in registrations.json (UTC)
 
 _hasher = PasswordHasher()
 
@@ -63,8 +65,24 @@ class UserInfo:
     name: str
 
 
+def _stamp(moment: dt.datetime) -> str:
+    return moment.strftime(STAMP_FORMAT)
+
+
+def secret_expired(reg: dict[str, Any]) -> bool:
+    """Whether the registration's client secret is past its end date (see expire_client_secret).
+
+    Secrets have no end date unless one was set: the generated ones never expire.
+    """
+    end = reg.get("client_secret_expires_at")
+    if not end:
+        return False
+    ends = dt.datetime.strptime(end, STAMP_FORMAT).replace(tzinfo=dt.UTC)
+    return ends <= dt.datetime.now(dt.UTC)
+
+
 @contextlib.contextmanager
-def _exclusive(lock_file: Path):
+def _exclusive(lock_file: Path) -> Iterator[None]:
     """An inter-process lock, so that a server starting and an `env` command run at the same
     moment on a new data directory do not both create a tenant (two sets of registrations)."""
     with lock_file.open("a") as handle:
@@ -149,7 +167,7 @@ class TenantStore:
 
     def _tenant(
         self, host: str | None, port: int | None, pages_port: int | None, name: str | None
-    ) -> dict:
+    ) -> dict[str, Any]:
         path = self.dir / "tenant.json"
         if path.exists():
             data = json.loads(path.read_text())
@@ -264,14 +282,49 @@ class TenantStore:
     def add_client(self, reg: dict[str, Any]) -> None:
         with self._lock:
             self.registrations["additional_clients"].append(reg)
-            self._write_registrations(self.dir / "registrations.json", self.registrations)
+            self._save_registrations()
+
+    def _save_registrations(self) -> None:
+        self._write_registrations(self.dir / "registrations.json", self.registrations)
 
     def clients(self) -> list[dict[str, Any]]:
+        """Every registration that has not been deleted."""
         regs = self.registrations
-        return [regs["web"], regs["daemon"], *regs["additional_clients"]]
+        every = [regs["web"], regs["daemon"], *regs["additional_clients"]]
+        return [c for c in every if not c.get("deleted_at")]
 
     def client(self, client_id: str) -> dict[str, Any] | None:
         return next((c for c in self.clients() if c["client_id"] == client_id), None)
+
+    def _existing_client(self, client_id: str) -> dict[str, Any]:
+        reg = self.client(client_id)
+        if reg is None:
+            raise KeyError(client_id)
+        return reg
+
+    def delete_client(self, client_id: str) -> str:
+        """Delete a registration, as an admin deleting the app in the Entra admin center:
+        from now on the tenant answers as if the client id never existed (AADSTS700016).
+
+        The record stays in registrations.json marked `deleted_at` (Entra too keeps a deleted
+        app 30 days), so `env` still prints the settings a misconfigured client would have.
+        Returns the time of deletion; KeyError for an unknown (or already deleted) client.
+        """
+        with self._lock:
+            reg = self._existing_client(client_id)
+            reg["deleted_at"] = _stamp(dt.datetime.now(dt.UTC))
+            self._save_registrations()
+            return reg["deleted_at"]
+
+    def expire_client_secret(self, client_id: str) -> str:
+        """Give the registration's client secret an end date that has passed: the same value
+        is then refused as expired (AADSTS7000222). Returns the end date; KeyError for an
+        unknown client."""
+        with self._lock:
+            reg = self._existing_client(client_id)
+            reg["client_secret_expires_at"] = _stamp(dt.datetime.now(dt.UTC))
+            self._save_registrations()
+            return reg["client_secret_expires_at"]
 
     # -- signing keys ---------------------------------------------------------------------
     def _signing_keys(self) -> None:

@@ -8,18 +8,27 @@ https://<sub>.ciamlogin.com/<tenant-id>/... and the issuer https://<tid>.ciamlog
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from flask import current_app, request
+
+if TYPE_CHECKING:
+    from devtenant.store import TenantStore
 
 CIAM_SUFFIX = ".ciamlogin.com"
 
 
-def _store():
+def _store() -> TenantStore:
     return current_app.extensions["devtenant"].store
 
 
 def ciam_host() -> str | None:
-    host = (request.host or "").rsplit(":", 1)[0].lower() if request else ""
-    return host if host.endswith(CIAM_SUFFIX) else None
+    """The `<sub>.ciamlogin.com` host the request addressed, with its port unless it is 443
+    (so endpoints announced on a non-default port stay reachable); None in the normal layout."""
+    name, _, port = (request.host or "").lower().partition(":")  # never an IPv6 literal here
+    if not name.endswith(CIAM_SUFFIX):
+        return None
+    return name if port in ("", "443") else f"{name}:{port}"
 
 
 def issuer_for() -> str:
@@ -39,7 +48,7 @@ def bases() -> tuple[str, str]:
     return f"{store.https_url}/{store.tenant_id}", f"{store.pages_url}/{store.tenant_id}"
 
 
-def discovery_document() -> dict:
+def discovery_document() -> dict[str, Any]:
     store = _store()
     api_base, pages_base = bases()
     return {

@@ -88,3 +88,33 @@ def test_a_tenant_of_its_own_with_a_chosen_name(tmp_path):
         ).json()
         assert doc["issuer"] == f"https://{own.tenant_id}.ciamlogin.com/{own.tenant_id}/v2.0"
         http.close()
+
+
+def test_a_non_default_port_is_kept_in_the_ciamlogin_layout(tenant, tenant_reset, ciam):
+    """An authority `https://<sub>.ciamlogin.com:<port>/` (a test proxy, a custom domain
+    on another port) gets endpoints on that port, so MSAL's next requests reach it."""
+    host, http = ciam
+    port = urlsplit(tenant.https_url).port
+    doc = http.get(
+        f"https://{host}:{port}/{tenant.tenant_name}/v2.0/.well-known/openid-configuration"
+    ).json()
+    base = f"https://{host}:{port}/{tenant.tenant_id}"
+    assert doc["token_endpoint"] == f"{base}/oauth2/v2.0/token"
+    assert doc["jwks_uri"] == f"{base}/discovery/v2.0/keys"
+    assert doc["authorization_endpoint"] == f"{base}/oauth2/v2.0/authorize"
+    assert doc["end_session_endpoint"] == f"{base}/oauth2/v2.0/logout"
+    assert doc["issuer"] == f"https://{tenant.tenant_id}.ciamlogin.com/{tenant.tenant_id}/v2.0"
+    on_443 = http.get(
+        f"https://{host}:443/{tenant.tenant_name}/v2.0/.well-known/openid-configuration"
+    ).json()
+    assert on_443["token_endpoint"] == f"https://{host}/{tenant.tenant_id}/oauth2/v2.0/token"
+
+    env = tenant.env("daemon")
+    app = msal.ConfidentialClientApplication(
+        env["CLIENT_ID"],
+        client_credential=env["CLIENT_SECRET"],
+        authority=f"https://{host}:{port}/",
+        http_client=http,
+    )
+    assert "access_token" in app.acquire_token_for_client([env["SCOPES"] + "/.default"])
+    assert tenant.admin.counts()["token"]["client_credentials"] == 1
