@@ -30,6 +30,7 @@ system-packages:
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: $(VENV)/.dev system-packages lint
 	$(BIN)/pytest

@@ -129,12 +129,18 @@ def aadsts(answer: Mapping[str, Any]) -> int | None:
 def provider_text(answer: Mapping[str, Any]) -> str:
     """`error: description` (without Entra's trace and correlation ids), shortened."""
     error = log_safe(answer.get("error", "error"), 64)
-    description = str(answer.get("error_description") or "").split(" Trace ID:")[0]
+    text = str(answer.get("error_description") or "")
+    # Entra appends "\r\nTrace ID: ...\r\nCorrelation ID: ...\r\nTimestamp: ..." lines.
+    description = (text.splitlines() or [""])[0].split(" Trace ID:")[0]
     description = log_safe(description.strip(), 300)
     return f"{error}: {description}" if description else error
 
 
-_SCOPE_CODES = frozenset({500011, 70011, 700022})
+# 70011 at the token endpoint, 650053 at authorize: a scope name the API does not expose;
+# 500011: no such resource; 700022: scopes of several resources in one request.
+_SCOPE_CODES = frozenset({500011, 70011, 650053, 700022})
+# 50011: not registered; 500112: not the one the code was issued for.
+_REDIRECT_CODES = frozenset({50011, 500112})
 _CREDENTIAL_CODES = {7000215: "is wrong", 7000222: "has expired", 700027: "was not accepted"}
 # Errors after which only the user can help (by signing in again).
 INTERACTION_ERRORS = frozenset({"interaction_required", "invalid_grant", "login_required"})
@@ -151,7 +157,7 @@ def misconfiguration(
         what = f"client id {app.client_id} is not registered in the tenant"
     elif code in _CREDENTIAL_CODES:
         what = f"the {app.credential} {_CREDENTIAL_CODES[code]}"
-    elif code == 50011:
+    elif code in _REDIRECT_CODES:
         what = f"redirect URI {app.redirect_uri} is not registered for the app"
     else:
         return None
