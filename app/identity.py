@@ -184,9 +184,10 @@ class Identity:
                 leeway=CLOCK_SKEW,
             )
         except KeySetUnavailable as exc:
-            raise ProviderUnavailable.bad_answer(
-                f"the signing keys could not be fetched ({exc})", "ID-token validation"
-            ) from exc
+            jwks_uri = self.tenant.discovery()["jwks_uri"]
+            if isinstance(exc.__cause__, requests.RequestException):
+                raise ProviderUnavailable.network(exc.__cause__, jwks_uri, "key-set fetch") from exc
+            raise ProviderUnavailable.bad_answer(f"{jwks_uri}: {exc}", "key-set fetch") from exc
         except TokenError as exc:
             raise SignInFailed("id_token", str(exc), next_path) from exc
 

@@ -119,9 +119,18 @@ API_REFUSED_INPUT = Message(
 )
 ITEM_GONE = "That item no longer exists."
 
-# To-do flashes.
+# To-do flashes ("{}": the item's text).
+ADDED = "Added “{}”."
+SAVED = "Saved “{}”."
+DELETED = "Item deleted."
 SIGNED_IN_AGAIN_DELETE = "You signed in again. Press Delete once more to remove the item."
 SIGNED_IN_AGAIN_TEXT = "You signed in again; your text is back in the box, ready to save."
+
+# The JSON proxy's refusals of a request ("{}": the header's name; the size limit).
+CSRF_HEADER_MISSING = Message(
+    "CSRF token missing or invalid", "Send the page's CSRF token in the {} header ({})."
+)
+TOO_LARGE = Message("Request too large", "The body may be {} bytes at most.")
 
 # The site itself.
 STORE_UNAVAILABLE = Message(

@@ -47,16 +47,15 @@ def signed_in_and_csrf() -> Response | None:
         try:
             validate_csrf(request.headers.get(CSRF_HEADER))
         except ValidationError as exc:
-            return problem(400, "CSRF token missing or invalid",
-                           f"Send the page's CSRF token in the {CSRF_HEADER} header "
-                           f"({exc.args[0]}).")
+            text = messages.CSRF_HEADER_MISSING.text.format(CSRF_HEADER, exc.args[0])
+            return problem(400, messages.CSRF_HEADER_MISSING.title, text)
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return _too_large()
     return None
 
 
 def _too_large() -> Response:
-    return problem(413, "Request too large", f"The body may be {MAX_BODY_BYTES} bytes at most.")
+    return problem(413, messages.TOO_LARGE.title, messages.TOO_LARGE.text.format(MAX_BODY_BYTES))
 
 
 @bp.errorhandler(SignInRequired)

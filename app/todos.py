@@ -249,7 +249,7 @@ def add() -> Page:
     _succeeded(api_client.WRITE)
     body = result.body if isinstance(result.body, dict) else {}
     added = body.get("description", _form().text)
-    flash(f"Added “{added}”.", "success")
+    flash(messages.ADDED.format(added), "success")
     return redirect(url_for("todos.index"))
 
 
@@ -274,7 +274,7 @@ def update(item_id: int) -> Page:
     description = _form().text or ""
     api_client.call("PUT", item_id, json={"description": description})
     _succeeded(api_client.WRITE)
-    flash(f"Saved “{description.strip()}”.", "success")
+    flash(messages.SAVED.format(description.strip()), "success")
     return redirect(url_for("todos.index"))
 
 
@@ -284,5 +284,5 @@ def update(item_id: int) -> Page:
 def delete(item_id: int) -> Page:
     api_client.call("DELETE", item_id)
     _succeeded(api_client.WRITE)
-    flash("Item deleted.", "success")
+    flash(messages.DELETED, "success")
     return redirect(url_for("todos.index"))
