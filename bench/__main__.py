@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common.process import ROOT, ServerProcess, StartError
 from devtenant.admin import TenantAdmin
 
 from . import measure, report, users, wrk
 from .profile import ProfileError
-from .system import ROOT, Process, StartError, start_api, start_redis, start_tenant, start_web
+from .system import cpu_seconds, start_api, start_redis, start_tenant, start_web
 
 DEFAULT_OUT = ROOT / "bench-results" / "latest.json"
 STORES = ("filesystem", "redis")
@@ -124,8 +125,8 @@ class Runner:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
         self.workdir = workdir
-        self.processes: list[Process] = []
-        self.measured: dict[str, Process] = {}  # whose CPU time is measured: "api", "web"
+        self.processes: list[ServerProcess] = []
+        self.measured: dict[str, ServerProcess] = {}  # whose CPU time is measured: "api", "web"
         self.results: dict[str, Any] = {"api": {}, "stores": {}}
 
     # --- load runs ---------------------------------------------------------------------------
@@ -139,11 +140,11 @@ class Runner:
             wrk.run_wrk(url, script, script_dir, connections=connections,
                         duration_s=self.args.warmup)
         before = measure.idp_counts(self.admin)
-        cpu_before = {name: p.cpu_seconds() for name, p in self.measured.items()}
+        cpu_before = {name: cpu_seconds(p) for name, p in self.measured.items()}
         cpu_before["wrk"] = _children_cpu_seconds()
         result, output = wrk.run_wrk(url, script, script_dir, connections=connections,
                                      duration_s=self.args.duration)
-        cpu = {name: p.cpu_seconds() - cpu_before[name] for name, p in self.measured.items()}
+        cpu = {name: cpu_seconds(p) - cpu_before[name] for name, p in self.measured.items()}
         # wrk is the only child process that ends during the measured run.
         cpu["wrk"] = _children_cpu_seconds() - cpu_before["wrk"]
         measure.add_counts(counts, measure.count_delta(before, measure.idp_counts(self.admin)))
