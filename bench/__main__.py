@@ -208,17 +208,17 @@ class Runner:
         tenant = self.tenant
         log(f"signing in {len(self.load_users)} users through {web_url}/auth/signin")
         sessions = users.parallel(
-            lambda u: users.sign_in(web_url, tenant.pages_url, tenant.ca_file, u),
+            lambda u: users.sign_in(web_url, tenant.ca_file, u),
             self.load_users,
         )
-        users.parallel(lambda s: users.warm_session(web_url, s), sessions)
+        users.parallel(users.warm_session, sessions)
         # The storm's users sign in while access tokens live 60 s: MSAL treats a token that
         # expires within 5 minutes as due for refresh, so every request of theirs finds it
         # expired; tokens issued from the storm on live an hour again.
         self.admin.set_lifetimes(access_token=SHORT_LIFETIME)
         try:
             storm = users.parallel(
-                lambda u: users.sign_in(web_url, tenant.pages_url, tenant.ca_file, u),
+                lambda u: users.sign_in(web_url, tenant.ca_file, u),
                 self.storm_users,
             )
         finally:

@@ -113,7 +113,6 @@ class Tenant:
     process: ServerProcess
     data_dir: Path
     https_url: str
-    pages_url: str
     ca_file: str
 
     def env(self, component: str) -> dict[str, str]:
@@ -129,7 +128,7 @@ def start_tenant(workdir: Path) -> Tenant:
         "devtenant", [sys.executable, "-m", "devtenant", "--data-dir", str(data_dir)],
         workdir / "logs", http_ready(discovery_url(store.authority), str(store.ca_file)),
     )
-    return Tenant(process, data_dir, store.https_url, store.pages_url, str(store.ca_file))
+    return Tenant(process, data_dir, store.https_url, str(store.ca_file))
 
 
 @dataclass

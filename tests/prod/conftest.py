@@ -7,8 +7,7 @@ real processes on free loopback ports, with a Redis server the tests can stop an
   and `.start()` keep the port, so running web apps see "Redis gone" and "Redis back".
 - `prod_web_settings`: the web app's settings for the local tenant and the session's API, with
   one shared `SESSION_SECRET` (every instance must sign CSRF tokens alike).
-- `signed_in(browser, user, scope)` and `burst(...)`: sign in, and fire concurrent requests
-  with one browser's cookies.
+- `burst(...)`: concurrent requests with one browser's session cookie.
 """
 
 from __future__ import annotations
@@ -19,14 +18,12 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from app import SESSION_COOKIE
 from common.process import ROOT, ServerProcess, http_ready
-from tests.fixtures.web import WebBrowser
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 
@@ -102,13 +99,6 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def prod_web_settings(web_settings: dict[str, str]) -> dict[str, str]:
     return {**web_settings, "SESSION_SECRET": secrets.token_urlsafe(40)}
-
-
-def sign_in(browser: WebBrowser, user: Any, scope: str | None = None) -> requests.Response:
-    params = {"scope": scope} if scope else {}
-    resp = browser.sign_in(user, **params)
-    assert resp.status_code == 302, resp.text
-    return resp
 
 
 def burst(

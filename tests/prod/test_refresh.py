@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import redis
 
-from tests.fixtures.web import WebBrowser
-from tests.prod.conftest import GunicornWeb, RedisServer, burst, sign_in
+from tests.prod.conftest import GunicornWeb, burst
+from tests.support.person import Person
+from tests.support.redis_server import RedisServer
 
 REQUESTS = 50
 SHORT = 60  # seconds: MSAL refreshes tokens that expire within 5 minutes
@@ -40,9 +41,9 @@ def stored_files(web: GunicornWeb) -> list[dict[str, Any]]:
 
 def refresh_burst(tenant: Any, webs: list[GunicornWeb], scope: str) -> None:
     """Sign in with a short-lived token for `scope`, then 50 concurrent to-do list reads."""
-    browser = WebBrowser(webs[0].url, tenant.ca_file)
+    browser = Person(webs[0].url, tenant.ca_file)
     tenant.admin.set_lifetimes(access_token=SHORT)
-    sign_in(browser, tenant.add_user(), scope=scope)
+    browser.sign_in_to("/", tenant.add_user(), scope=scope)
     tenant.admin.set_lifetimes(access_token=LONG)
     tenant.admin.reset_counts()
     cookie = browser.session_id
@@ -107,8 +108,8 @@ def test_a_fresh_token_is_used_without_lock_or_write(
     written (the file store shows both)."""
     scope = prod_web_settings["TODOLIST_READ"]
     with GunicornWeb(prod_web_settings, tmp_path, WEB_CONCURRENCY="1") as web:
-        browser = WebBrowser(web.url, lifetimes.ca_file)
-        sign_in(browser, lifetimes.add_user(), scope=scope)  # default (long) lifetimes
+        browser = Person(web.url, lifetimes.ca_file)
+        browser.sign_in_to("/", lifetimes.add_user(), scope=scope)  # default (long) lifetimes
         lifetimes.admin.reset_counts()
         responses = burst([f"{web.url}/api/todolist"] * 8, browser.session_id or "")
         assert [r.status_code for r in responses] == [200] * 8

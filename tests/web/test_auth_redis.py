@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import redis
 
-from tests.fixtures.web import LiveWeb, WebBrowser, stored_session
+from tests.fixtures.web import LiveWeb, stored_session
+from tests.support.person import Person
 
 pytestmark = pytest.mark.redis
 
@@ -19,7 +20,7 @@ def test_sessions_live_in_redis_and_are_deleted_at_sign_out(
     settings = {**web_settings, "REDIS_URL": redis_url}
     with LiveWeb(settings, tmp_path / "instance") as web:
         assert web.config.session_type == "redis"
-        browser = WebBrowser(web.url, tenant.ca_file)
+        browser = Person(web.url, tenant.ca_file)
         user = tenant.add_user()
         assert browser.sign_in(user, next="/users/id").headers["Location"] == "/users/id"
         sid = browser.session_id
@@ -30,6 +31,6 @@ def test_sessions_live_in_redis_and_are_deleted_at_sign_out(
         assert stored_session(web.app, sid)["user"]["oid"] == user.oid
         assert not web.config.session_dir.exists()  # nothing on disk
         assert user.oid in browser.get("/users/id").text
-        browser.post("/auth/signout", {"csrf_token": browser.csrf_token("/")})
+        browser.sign_out()
         assert store.exists(key) == 0
         assert browser.get("/users/id").status_code == 302

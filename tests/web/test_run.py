@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from common.process import ServerProcess, http_ready
-from tests.fixtures.web import WebBrowser
+from tests.support.person import Person
 from tests.support.ports import free_port
 
 TENANT_SETTINGS = ("CLIENT_ID", "AUTHORITY", "TENANT_SUBDOMAIN", "CLIENT_SECRET", "PORT")
@@ -42,13 +42,10 @@ def test_local_mode_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> Non
         for port in (tenant_port, pages_port, api_port):
             assert listening(port)
         ca_file = str(instance / "devtenant" / "ca.pem")
-        browser = WebBrowser(f"http://localhost:{web_port}", ca_file)
-        back = browser.tenant.sign_up(
-            browser.start("/auth/signup"), "grace@example.com", "a long passphrase", "Grace"
-        )
-        assert browser.back(back).status_code == 302
-        assert "Hi Grace!" in html.unescape(browser.get("/").text)
-        todos = browser.get("/todos")
+        grace = Person(f"http://localhost:{web_port}", ca_file)
+        assert grace.sign_up("grace@example.com", "a long passphrase", "Grace").status_code == 302
+        assert "Hi Grace!" in html.unescape(grace.get("/").text)
+        todos = grace.get("/todos")
         assert todos.status_code == 200, todos.text
         run.send_signal(signal.SIGINT)
         try:
