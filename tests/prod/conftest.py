@@ -5,8 +5,9 @@ real processes on free loopback ports, with a Redis server the tests can stop an
   on http://localhost:<free port>; `.log()` is its output (the app's request log included).
 - `redis_server`: a `RedisServer` (tests/support/redis_server.py) of the test's own; `.stop()`
   and `.start()` keep the port, so running web apps see "Redis gone" and "Redis back".
-- `prod_web_settings`: the web app's settings for the local tenant and the session's API, with
-  one shared `SESSION_SECRET` (every instance must sign CSRF tokens alike).
+- `prod_web_settings`: the web app's settings for the local tenant, no API, with one shared
+  `SESSION_SECRET` (every instance must sign CSRF tokens alike); `prod_web_settings_with_api`
+  the same calling the session's `api_server`.
 - `burst(...)`: concurrent requests with one browser's session cookie.
 """
 
@@ -98,7 +99,14 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 def prod_web_settings(web_settings: dict[str, str]) -> dict[str, str]:
+    """`web_settings` (no API) with a `SESSION_SECRET` for every instance of a test."""
     return {**web_settings, "SESSION_SECRET": secrets.token_urlsafe(40)}
+
+
+@pytest.fixture(scope="session")
+def prod_web_settings_with_api(web_settings_with_api: dict[str, str]) -> dict[str, str]:
+    """`web_settings_with_api` (the session's running API) with a `SESSION_SECRET`."""
+    return {**web_settings_with_api, "SESSION_SECRET": secrets.token_urlsafe(40)}
 
 
 def burst(

@@ -70,10 +70,10 @@ def assert_written_once_with_a_fresh_token(stored: list[dict[str, Any]], scope: 
 
 @pytest.mark.redis
 def test_one_refresh_on_one_instance_with_redis(
-    prod_web_settings: dict[str, str], redis_server: RedisServer, lifetimes: Any,
-    api_server: Any, tmp_path: Path,
+    prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, lifetimes: Any,
+    tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings, "REDIS_URL": redis_server.url}
+    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     scope = settings["TODOLIST_READ"]
     with GunicornWeb(settings, tmp_path) as web:
         refresh_burst(lifetimes, [web], scope)
@@ -82,10 +82,10 @@ def test_one_refresh_on_one_instance_with_redis(
 
 @pytest.mark.redis
 def test_one_refresh_across_two_instances_with_redis(
-    prod_web_settings: dict[str, str], redis_server: RedisServer, lifetimes: Any,
-    api_server: Any, tmp_path: Path,
+    prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, lifetimes: Any,
+    tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings, "REDIS_URL": redis_server.url}
+    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     scope = settings["TODOLIST_READ"]
     with GunicornWeb(settings, tmp_path) as a, GunicornWeb(settings, tmp_path) as b:
         refresh_burst(lifetimes, [a, b], scope)
@@ -93,21 +93,21 @@ def test_one_refresh_across_two_instances_with_redis(
 
 
 def test_one_refresh_with_the_file_system_store(
-    prod_web_settings: dict[str, str], lifetimes: Any, api_server: Any, tmp_path: Path
+    prod_web_settings_with_api: dict[str, str], lifetimes: Any, tmp_path: Path
 ) -> None:
-    scope = prod_web_settings["TODOLIST_READ"]
-    with GunicornWeb(prod_web_settings, tmp_path) as web:  # 2 workers x 4 threads
+    scope = prod_web_settings_with_api["TODOLIST_READ"]
+    with GunicornWeb(prod_web_settings_with_api, tmp_path) as web:  # 2 workers x 4 threads
         refresh_burst(lifetimes, [web], scope)
         assert_written_once_with_a_fresh_token(stored_files(web), scope)
 
 
 def test_a_fresh_token_is_used_without_lock_or_write(
-    prod_web_settings: dict[str, str], lifetimes: Any, api_server: Any, tmp_path: Path
+    prod_web_settings_with_api: dict[str, str], lifetimes: Any, tmp_path: Path
 ) -> None:
     """The hot path: a fresh cached token is read, no lock file is ever created, nothing is
     written (the file store shows both)."""
-    scope = prod_web_settings["TODOLIST_READ"]
-    with GunicornWeb(prod_web_settings, tmp_path, WEB_CONCURRENCY="1") as web:
+    scope = prod_web_settings_with_api["TODOLIST_READ"]
+    with GunicornWeb(prod_web_settings_with_api, tmp_path, WEB_CONCURRENCY="1") as web:
         browser = Person(web.url, lifetimes.ca_file)
         browser.sign_in_to("/", lifetimes.add_user(), scope=scope)  # default (long) lifetimes
         lifetimes.admin.reset_counts()

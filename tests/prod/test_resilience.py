@@ -31,10 +31,10 @@ def eventually(condition: Callable[[], bool]) -> bool:
 
 @pytest.mark.redis
 def test_redis_down_gives_503_and_readyz_fails_then_service_resumes(
-    prod_web_settings: dict[str, str], redis_server: RedisServer, tenant: Any, api_server: Any,
+    prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, tenant: Any,
     tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings, "REDIS_URL": redis_server.url}
+    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     with GunicornWeb(settings, tmp_path) as web:
         browser = Person(web.url, tenant.ca_file)
         ready = browser.get("/readyz")

@@ -26,10 +26,10 @@ def todo_call(browser: Person, base: str, method: str, **kwargs: Any):
 
 
 def test_a_user_moves_freely_between_two_instances(
-    prod_web_settings: dict[str, str], redis_server: RedisServer, tenant: Any, api_server: Any,
+    prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, tenant: Any,
     tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings, "REDIS_URL": redis_server.url}
+    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     with GunicornWeb(settings, tmp_path) as a, GunicornWeb(settings, tmp_path) as b:
         browser = Person(a.url, tenant.ca_file)
         user = tenant.add_user()
@@ -62,10 +62,10 @@ def test_a_user_moves_freely_between_two_instances(
 
 
 def test_request_ids_reach_the_api_log_and_no_secret_reaches_any_log(
-    prod_web_settings: dict[str, str], redis_server: RedisServer, tenant: Any,
+    prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, tenant: Any,
     api_server: Any, tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings, "REDIS_URL": redis_server.url}
+    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     with GunicornWeb(settings, tmp_path) as web:
         browser = Person(web.url, tenant.ca_file)
         user = tenant.add_user()

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import redis
 
-from tests.fixtures.web import LiveWeb, stored_session
+from tests.fixtures.web import LiveWeb
 from tests.support.person import Person
+from tests.support.sessions import signed_in_oid
 
 pytestmark = pytest.mark.redis
 
@@ -28,7 +29,7 @@ def test_sessions_live_in_redis_and_are_deleted_at_sign_out(
         key = f"todo_session:{sid}"
         assert store.exists(key) == 1
         assert 0 < store.ttl(key) <= 12 * 3600
-        assert stored_session(web.app, sid)["user"]["oid"] == user.oid
+        assert signed_in_oid(web.app, sid) == user.oid
         assert not web.config.session_dir.exists()  # nothing on disk
         assert user.oid in browser.get("/users/id").text
         browser.sign_out()

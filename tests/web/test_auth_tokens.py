@@ -18,8 +18,9 @@ from flask import jsonify, request
 from flask.testing import FlaskClient
 
 from app.identity import current_identity
-from tests.fixtures.web import LiveWeb, stored_session, stored_tokens
+from tests.fixtures.web import LiveWeb
 from tests.support.person import Person
+from tests.support.sessions import stored_tokens, token_cache_file
 
 
 @pytest.fixture
@@ -47,8 +48,7 @@ def sign_in(web: LiveWeb, tenant: Any) -> Person:
 
 def store_file_stamp(web: LiveWeb, person: Person) -> tuple[int, int]:
     """Identifies the stored version of the session's token cache (its file in the store)."""
-    key = stored_session(web.app, person.session_id)["token_key"]
-    stat = os.stat(web.config.instance_dir / "tokens" / f"{key}.json")
+    stat = os.stat(token_cache_file(web.app, person.session_id))
     return stat.st_ino, stat.st_mtime_ns
 
 
