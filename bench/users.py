@@ -84,9 +84,7 @@ def create_users(admin: TenantAdmin, count: int, first_index: int = 0) -> list[U
 
 def sign_in(web_url: str, ca_file: str, user: User) -> WebSession:
     """The auth-code flow through the web app, as a person; returns the signed-in session.
-
-    Raises `BrowserError` (tests.support.browser) where the app or the tenant did not answer
-    as a person expects, `SignInError` when the session it ends with is unusable."""
+    `SignInError` says where it stopped (an answer a person would not expect, no cookie)."""
     try:
         person = Person(web_url, ca_file, user).sign_in_to("/todos")
         csrf = person.csrf_token("/todos")

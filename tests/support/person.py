@@ -50,8 +50,8 @@ class Credentials(Protocol):
 class Person:
     """Someone at `base_url` (the web app's origin) with a browser trusting `ca_file`.
 
-    `user` is who they sign in as, unless a sign-in names someone else; it is also what the
-    tenant's form gets when a sign-in the app starts later is not answered by SSO.
+    `user` is who they sign in as (a sign-in naming someone else makes that one `user`); it
+    is also what the tenant's form gets when a later sign-in is not answered by SSO.
     """
 
     def __init__(
