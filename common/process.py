@@ -44,9 +44,9 @@ class ServerProcess:
     `ready()` is polled after the start until it answers true (see `http_ready`). `env` is
     added to this process's environment; names in `unset` are removed from it. `stop_signal`
     is what `stop()` sends first (Gunicorn stops at once on SIGINT, while SIGTERM drains
-    keep-alive connections for seconds); the whole process group is killed `STOP_TIMEOUT`
-    seconds later at the latest. Restartable: `start()` after `stop()` runs it again. Usable as
-    a context manager.
+    keep-alive connections for seconds); what is left of its process group is killed once it
+    has exited, or `STOP_TIMEOUT` seconds later at the latest. Restartable: `start()` after
+    `stop()` runs it again. Usable as a context manager.
     """
 
     def __init__(
