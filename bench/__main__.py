@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common.process import ROOT, ServerProcess, StartError
 from devtenant.admin import TenantAdmin
 
 from . import measure, report, users, wrk
 from .profile import ProfileError
-from .system import ROOT, Process, StartError, start_api, start_redis, start_tenant, start_web
+from .system import cpu_seconds, start_api, start_redis, start_tenant, start_web
 
 DEFAULT_OUT = ROOT / "bench-results" / "latest.json"
 STORES = ("filesystem", "redis")
@@ -124,8 +125,8 @@ class Runner:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
         self.workdir = workdir
-        self.processes: list[Process] = []
-        self.measured: dict[str, Process] = {}  # whose CPU time is measured: "api", "web"
+        self.processes: list[ServerProcess] = []
+        self.measured: dict[str, ServerProcess] = {}  # whose CPU time is measured: "api", "web"
         self.results: dict[str, Any] = {"api": {}, "stores": {}}
 
     # --- load runs ---------------------------------------------------------------------------
@@ -139,11 +140,11 @@ class Runner:
             wrk.run_wrk(url, script, script_dir, connections=connections,
                         duration_s=self.args.warmup)
         before = measure.idp_counts(self.admin)
-        cpu_before = {name: p.cpu_seconds() for name, p in self.measured.items()}
+        cpu_before = {name: cpu_seconds(p) for name, p in self.measured.items()}
         cpu_before["wrk"] = _children_cpu_seconds()
         result, output = wrk.run_wrk(url, script, script_dir, connections=connections,
                                      duration_s=self.args.duration)
-        cpu = {name: p.cpu_seconds() - cpu_before[name] for name, p in self.measured.items()}
+        cpu = {name: cpu_seconds(p) - cpu_before[name] for name, p in self.measured.items()}
         # wrk is the only child process that ends during the measured run.
         cpu["wrk"] = _children_cpu_seconds() - cpu_before["wrk"]
         measure.add_counts(counts, measure.count_delta(before, measure.idp_counts(self.admin)))
@@ -207,17 +208,17 @@ class Runner:
         tenant = self.tenant
         log(f"signing in {len(self.load_users)} users through {web_url}/auth/signin")
         sessions = users.parallel(
-            lambda u: users.sign_in(web_url, tenant.pages_url, tenant.ca_file, u),
+            lambda u: users.sign_in(web_url, tenant.ca_file, u),
             self.load_users,
         )
-        users.parallel(lambda s: users.warm_session(web_url, s), sessions)
+        users.parallel(users.warm_session, sessions)
         # The storm's users sign in while access tokens live 60 s: MSAL treats a token that
         # expires within 5 minutes as due for refresh, so every request of theirs finds it
         # expired; tokens issued from the storm on live an hour again.
         self.admin.set_lifetimes(access_token=SHORT_LIFETIME)
         try:
             storm = users.parallel(
-                lambda u: users.sign_in(web_url, tenant.pages_url, tenant.ca_file, u),
+                lambda u: users.sign_in(web_url, tenant.ca_file, u),
                 self.storm_users,
             )
         finally:

@@ -1,15 +1,15 @@
 """The benchmark's users: created in the tenant, signed in through the real auth-code flow.
 
-A user signs in to the web app as a browser would: `/auth/signin` → the tenant's sign-in form
-(`FormBrowser` fills it) → `/auth/redirect` with the code → a session cookie. The user's bearer
-token for scenario A comes from a second auth-code flow, run by MSAL in this process with the
-web app's own registration through the same browser (the tenant's SSO session answers it
-without a form), asking for the API's scopes: the same kind of token the web app holds.
+A user signs in to the web app as a person would (`tests.support.person.Person`, as the tests'
+users do): `/auth/signin` → the tenant's sign-in form → `/auth/redirect` with the code → a
+session cookie. The user's bearer token for scenario A comes from a second auth-code flow, run
+by MSAL in this process with the web app's own registration through the same browser (the
+tenant's SSO session answers it without a form), asking for the API's scopes: the same kind of
+token the web app holds.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -18,18 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msal
-import requests
 
+from app import SESSION_COOKIE
 from common.http import HttpClient
 from devtenant.admin import TenantAdmin
-from tests.support.browser import FormBrowser, Redirect
+from tests.support.browser import BrowserError
+from tests.support.person import Person
 
 # MSAL warns when response_mode is not form_post; the web app asks for `query` on purpose
 # (app/identity.py) and so does this client of the same registration.
 warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
 
-SESSION_COOKIE = "todo_session"
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 ITEM_PREFIX = "bench item"
 
 T = TypeVar("T")
@@ -51,16 +50,13 @@ class User:
 
 @dataclass
 class WebSession:
-    """One user's signed-in session in one web app: cookie, CSRF token, the HTTP client."""
+    """One user's signed-in session in one web app: the person, and the session cookie and
+    CSRF token that wrk's requests carry."""
 
     user: User
-    browser: FormBrowser = field(repr=False)
+    person: Person = field(repr=False)
     cookie: str = field(repr=False)
     csrf: str = field(repr=False)
-
-    @property
-    def http(self) -> requests.Session:
-        return self.browser.http
 
     def headers(self, write: bool = False) -> dict[str, str]:
         h = {"Cookie": f"{SESSION_COOKIE}={self.cookie}"}
@@ -86,36 +82,32 @@ def create_users(admin: TenantAdmin, count: int, first_index: int = 0) -> list[U
     return parallel(one, range(first_index, first_index + count))
 
 
-def sign_in(web_url: str, tenant_pages_url: str, ca_file: str, user: User) -> WebSession:
-    """The auth-code flow through the web app, as a browser; returns the signed-in session."""
-    browser = FormBrowser(ca_file, tenant_url=tenant_pages_url)
-    back = browser.sign_in(f"{web_url}/auth/signin?next=/todos", user.email, user.password)
-    done = browser.deliver(back)
-    if done.status_code != 302 or done.headers.get("Location") != "/todos":
-        raise SignInError(f"{user.email}: /auth/redirect answered {done.status_code}")
-    cookie = browser.http.cookies.get(SESSION_COOKIE)
+def sign_in(web_url: str, ca_file: str, user: User) -> WebSession:
+    """The auth-code flow through the web app, as a person; returns the signed-in session.
+    `SignInError` says where it stopped (an answer a person would not expect, no cookie)."""
+    try:
+        person = Person(web_url, ca_file, user).sign_in_to("/todos")
+        csrf = person.csrf_token("/todos")
+    except BrowserError as exc:
+        raise SignInError(f"{user.email}: {exc}") from exc
+    cookie = person.session_id
     if not cookie:
         raise SignInError(f"{user.email}: no {SESSION_COOKIE} cookie after signing in")
-    page = browser.http.get(f"{web_url}/todos", allow_redirects=False)
-    match = CSRF_META.search(page.text)
-    if page.status_code != 200 or match is None:
-        raise SignInError(f"{user.email}: /todos answered {page.status_code} without a CSRF token")
-    return WebSession(user, browser, cookie, match.group(1))
+    return WebSession(user, person, cookie, csrf)
 
 
-def warm_session(web_url: str, session: WebSession) -> None:
+def warm_session(session: WebSession) -> None:
     """Fill the session's token cache for both scopes: a read, then a write (add + delete)."""
-    http = session.http
-    got = http.get(f"{web_url}/api/todolist", headers=session.headers(), allow_redirects=False)
+    person, write = session.person, {"X-CSRFToken": session.csrf}
+    got = person.get("/api/todolist")
     if got.status_code != 200:
         raise SignInError(f"{session.user.email}: GET /api/todolist answered {got.status_code}")
-    added = http.post(f"{web_url}/api/todolist", json={"description": "warm-up"},
-                      headers=session.headers(write=True), allow_redirects=False)
+    added = person.request("POST", "/api/todolist", json={"description": "warm-up"},
+                           headers=write)
     if added.status_code != 201:
         raise SignInError(f"{session.user.email}: POST /api/todolist answered "
                           f"{added.status_code}: {added.text[:200]}")
-    gone = http.delete(f"{web_url}/api/todolist/{added.json()['id']}",
-                       headers=session.headers(write=True), allow_redirects=False)
+    gone = person.request("DELETE", f"/api/todolist/{added.json()['id']}", headers=write)
     if gone.status_code != 204:
         raise SignInError(f"{session.user.email}: DELETE answered {gone.status_code}")
 
@@ -125,7 +117,7 @@ def bearer_tokens(
     ca_file: str,
 ) -> None:
     """Give each session's user an access token for the API (read and write scopes) from MSAL,
-    through the browser that signed them in (the tenant's SSO session skips the form)."""
+    through the browser that signed them in (the tenant's SSO session answers it)."""
     app = msal.ConfidentialClientApplication(
         web_settings["CLIENT_ID"],
         client_credential=web_settings["CLIENT_SECRET"],
@@ -138,12 +130,10 @@ def bearer_tokens(
     def one(session: WebSession) -> None:
         user = session.user
         flow = app.initiate_auth_code_flow(scopes, redirect_uri=redirect_uri)
-        back = session.browser.open(flow["auth_uri"])
-        if not isinstance(back, Redirect):
-            back = session.browser.submit(back, "signin",
-                                          {"email": user.email, "password": user.password})
-        if not isinstance(back, Redirect):
-            raise SignInError(f"{user.email}: the tenant did not redirect back")
+        try:
+            back = session.person.authorize(flow["auth_uri"])
+        except BrowserError as exc:
+            raise SignInError(f"{user.email}: {exc}") from exc
         result = app.acquire_token_by_auth_code_flow(flow, back.params)
         if "access_token" not in result:
             raise SignInError(f"{user.email}: no access token ({result.get('error')})")

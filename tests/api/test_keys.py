@@ -7,6 +7,7 @@ for every other test (other components' caches have their own cool-downs).
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,10 +101,9 @@ def test_a_tenant_that_goes_away_after_start_up(
         forger = Forger(gone)
         unknown_kid = forger.sign(forger.claims(token), key=forger.own_key, kid="new-key")
         tokens.http.close()
-        proc = gone.process.proc
-        assert proc is not None
-        proc.kill()  # the tenant crashes (and a clean stop would wait for the API's connections)
-        proc.wait()
+        # The tenant crashes (and a clean stop would wait for the API's connections).
+        gone.process.send_signal(signal.SIGKILL)
+        assert gone.process.wait(timeout=60) == -signal.SIGKILL
     assert api.request("GET", "/api/todolist", token).status_code == 200
     resp = api.request("GET", "/api/todolist", unknown_kid)
     assert resp.status_code == 503

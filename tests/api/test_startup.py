@@ -13,8 +13,8 @@ import pytest
 
 from common.http import HttpClient
 from common.oidc import DiscoveryError, fetch_discovery
+from common.process import ROOT
 from tests.support.ports import free_port
-from tests.support.servers import ROOT
 
 GOOD = {
     "TENANT_ID": str(uuid.uuid4()),

@@ -11,11 +11,12 @@ from cachelib.file import FileSystemCache
 from app import SESSION_COOKIE, identity, token_store
 from bench import measure
 from bench.users import User, WebSession
-from tests.support.browser import FormBrowser
+from tests.support.person import Person
 
 
 def session(sid: str) -> WebSession:
-    return WebSession(User("u@example.com", "pw", "oid", 0), FormBrowser(), sid, "csrf")
+    user = User("u@example.com", "pw", "oid", 0)
+    return WebSession(user, Person("http://localhost", user=user), sid, "csrf")
 
 
 def test_the_key_prefix_is_the_web_apps() -> None:

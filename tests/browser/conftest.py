@@ -55,7 +55,7 @@ def _is_error(msg: Any) -> bool:
     )
 
 
-class Person:
+class ChromiumPerson:
     """A person at a browser window (their own cookies), taking screenshots as they go."""
 
     def __init__(self, browser: Browser, web: WebServer, test_name: str) -> None:
@@ -118,15 +118,16 @@ class Person:
 
 
 @pytest.fixture
-def person(
+def chromium_person(
     chromium: Browser, browser_web: WebServer, running_browser_api: Any,
     request: pytest.FixtureRequest,
-) -> Iterator[Callable[[], Person]]:
-    """`person()`: a new browser window (fresh cookies) on the web app; closed afterwards."""
-    people: list[Person] = []
+) -> Iterator[Callable[[], ChromiumPerson]]:
+    """`chromium_person()`: a new browser window (fresh cookies) on the web app; closed
+    afterwards."""
+    people: list[ChromiumPerson] = []
 
-    def make() -> Person:
-        someone = Person(chromium, browser_web, f"{request.node.name}-{len(people)}")
+    def make() -> ChromiumPerson:
+        someone = ChromiumPerson(chromium, browser_web, f"{request.node.name}-{len(people)}")
         people.append(someone)
         return someone
 

@@ -10,11 +10,13 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Person
+from tests.browser.conftest import ChromiumPerson
 
 
-def test_journey_sign_up_to_sign_out_and_back(person: Callable[[], Person], tenant: Any) -> None:
-    you = person()
+def test_journey_sign_up_to_sign_out_and_back(
+    chromium_person: Callable[[], ChromiumPerson], tenant: Any
+) -> None:
+    you = chromium_person()
     page = you.page
     email = f"journey-{secrets.token_hex(4)}@example.com"
     password = secrets.token_urlsafe(12)
@@ -84,8 +86,10 @@ def test_journey_sign_up_to_sign_out_and_back(person: Callable[[], Person], tena
     assert you.descriptions() == expected
 
 
-def test_second_user_sees_nothing_of_the_first(person: Callable[[], Person], tenant: Any) -> None:
-    first, second = person(), person()
+def test_second_user_sees_nothing_of_the_first(
+    chromium_person: Callable[[], ChromiumPerson], tenant: Any
+) -> None:
+    first, second = chromium_person(), chromium_person()
     alice, bob = tenant.add_user(), tenant.add_user()
     first.sign_in(alice.email, alice.password)
     first.open_todos()
@@ -119,9 +123,9 @@ def test_second_user_sees_nothing_of_the_first(person: Callable[[], Person], ten
 
 
 def test_api_stopped_mid_session_keeps_the_text(
-    person: Callable[[], Person], tenant: Any, running_browser_api: Any
+    chromium_person: Callable[[], ChromiumPerson], tenant: Any, running_browser_api: Any
 ) -> None:
-    you = person()
+    you = chromium_person()
     user = tenant.add_user()
     you.sign_in(user.email, user.password)
     you.open_todos()
@@ -143,9 +147,9 @@ def test_api_stopped_mid_session_keeps_the_text(
 
 
 def test_html_shows_as_text_and_the_keyboard_reaches_everything(
-    person: Callable[[], Person], tenant: Any
+    chromium_person: Callable[[], ChromiumPerson], tenant: Any
 ) -> None:
-    you = person()
+    you = chromium_person()
     user = tenant.add_user()
     you.sign_in(user.email, user.password)
     you.open_todos()

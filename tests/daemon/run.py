@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support.servers import ROOT
+from common.process import ROOT
 
 SETTING_NAMES = (
     "CLIENT_ID", "AUTHORITY", "TENANT_SUBDOMAIN", "CLIENT_SECRET", "API_ENDPOINT", "SCOPES",

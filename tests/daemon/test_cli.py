@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from common.process import ROOT
 from daemon.cli import parse_args
 from tests.daemon.run import run_daemon
 from tests.support.ports import free_port
-from tests.support.servers import ROOT
 
 OPERATIONS = ["getToDos", "getToDo", "postToDo", "updateToDo", "deleteToDo"]
 GUID = "3e8f1c2a-db63-43a2-a767-5d7db1234567"

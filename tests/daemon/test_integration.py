@@ -18,12 +18,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from common.process import ROOT
 from tests.api.tokens import READWRITE, Tokens
 from tests.daemon.keys import write_key_and_cert
 from tests.daemon.run import fail, succeed
 from tests.fixtures.api import ApiServer
 from tests.fixtures.databases import new_database
-from tests.support.servers import ROOT
 
 Settings = Callable[..., dict[str, str]]
 WRITE_REFUSED = (

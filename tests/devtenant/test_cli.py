@@ -10,10 +10,10 @@ import sys
 import pytest
 
 from common.http import HttpClient
+from common.process import ROOT, ServerProcess, http_ready
 from devtenant.app import Config, create_app
 from tests.devtenant.helpers import REDIRECT_URI, sign_in, validate
 from tests.support.ports import free_port
-from tests.support.servers import ROOT, ServerProcess, http_ready
 
 PRIVATE_FILES = ("ca-key.pem", "server-key.pem", "signing-keys.json", "registrations.json")
 
@@ -131,7 +131,7 @@ def test_restart_reuses_identity_keys_users_and_stored_ports(tmp_path):
             f"https://localhost:{port}/{before['TENANT_ID']}/v2.0/.well-known/openid-configuration",
             before["CA_FILE"],
         )
-        args = ["-m", "devtenant", "--data-dir", str(data_dir), *extra]
+        args = [sys.executable, "-m", "devtenant", "--data-dir", str(data_dir), *extra]
         return ServerProcess(args, tmp_path / "tenant.log", ready)
 
     class Running:  # what helpers.sign_in needs

@@ -3,37 +3,32 @@ real processes on free loopback ports, with a Redis server the tests can stop an
 
 - `GunicornWeb(settings, workdir, **env)`: `gunicorn -c gunicorn.conf.py 'app:create_app()'`
   on http://localhost:<free port>; `.log()` is its output (the app's request log included).
-- `RedisServer(workdir)`: `redis-server` on a fixed free port; `.stop()` and `.start()` keep the
-  port, so running web apps see "Redis gone" and "Redis back".
-- `prod_web_settings`: the web app's settings for the local tenant and the session's API, with
-  one shared `SESSION_SECRET` (every instance must sign CSRF tokens alike).
-- `signed_in(browser, user, scope)` and `burst(...)`: sign in, and fire concurrent requests
-  with one browser's cookies.
+- `redis_server`: a `RedisServer` (tests/support/redis_server.py) of the test's own; `.stop()`
+  and `.start()` keep the port, so running web apps see "Redis gone" and "Redis back".
+- `prod_web_settings`: the web app's settings for the local tenant, no API, with one shared
+  `SESSION_SECRET` (every instance must sign CSRF tokens alike); `prod_web_settings_with_api`
+  the same calling the session's `api_server`.
+- `burst(...)`: concurrent requests with one browser's session cookie.
 """
 
 from __future__ import annotations
 
 import secrets
 import signal
-import subprocess
-import time
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
 import requests
 
 from app import SESSION_COOKIE
-from tests.fixtures.databases import _executable
-from tests.fixtures.web import WebBrowser
+from common.process import ROOT, ServerProcess, http_ready
 from tests.support.ports import free_port
-from tests.support.servers import ROOT, ServerProcess, http_ready
+from tests.support.redis_server import RedisServer
 
 GUNICORN_CONF = str(ROOT / "gunicorn.conf.py")
-READY_TIMEOUT = 30.0
 
 
 class GunicornServer:
@@ -43,7 +38,7 @@ class GunicornServer:
         self, spec: str, env: Mapping[str, str], log_file: Path, ready: Callable[[], bool]
     ) -> None:
         self._process = ServerProcess(
-            ["-m", "gunicorn", "-c", GUNICORN_CONF, spec],
+            [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, spec],
             log_file=log_file,
             ready=ready,
             env=dict(env),
@@ -95,64 +90,23 @@ class GunicornWeb(GunicornServer):
         )
 
 
-class RedisServer:
-    """redis-server on 127.0.0.1:<port>, no persistence; restartable on the same port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> RedisServer:
-        log = (self.workdir / f"redis-{self.port}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                _executable("redis-server"),
-                "--bind", "127.0.0.1", "--port", str(self.port),
-                "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        log.close()
-        client = redis.Redis.from_url(self.url, socket_timeout=2)
-        deadline = time.monotonic() + READY_TIMEOUT
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return self
-                except redis.ConnectionError:
-                    if self.proc.poll() is not None or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path).start()
-    yield server
-    server.stop()
+    """A Redis server of the test's own, which it may stop and start again (same port)."""
+    with RedisServer(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def prod_web_settings(web_settings: dict[str, str]) -> dict[str, str]:
+    """`web_settings` (no API) with a `SESSION_SECRET` for every instance of a test."""
     return {**web_settings, "SESSION_SECRET": secrets.token_urlsafe(40)}
 
 
-def sign_in(browser: WebBrowser, user: Any, scope: str | None = None) -> requests.Response:
-    params = {"scope": scope} if scope else {}
-    resp = browser.sign_in(user, **params)
-    assert resp.status_code == 302, resp.text
-    return resp
+@pytest.fixture(scope="session")
+def prod_web_settings_with_api(web_settings_with_api: dict[str, str]) -> dict[str, str]:
+    """`web_settings_with_api` (the session's running API) with a `SESSION_SECRET`."""
+    return {**web_settings_with_api, "SESSION_SECRET": secrets.token_urlsafe(40)}
 
 
 def burst(

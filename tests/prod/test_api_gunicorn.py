@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from common.http import HttpClient
+from common.process import http_ready
 from tests.api.tokens import READWRITE_ALL, Tokens
 from tests.fixtures.databases import new_database
 from tests.prod.conftest import GunicornServer
 from tests.support.ports import free_port
-from tests.support.servers import http_ready
 
 BATCH = 40
 DEADLINE = 60.0

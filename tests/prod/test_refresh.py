@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import redis
 
-from tests.fixtures.web import WebBrowser
-from tests.prod.conftest import GunicornWeb, RedisServer, burst, sign_in
+from tests.prod.conftest import GunicornWeb, burst
+from tests.support.person import Person
+from tests.support.redis_server import RedisServer
 
 REQUESTS = 50
 SHORT = 60  # seconds: MSAL refreshes tokens that expire within 5 minutes
@@ -40,9 +41,9 @@ def stored_files(web: GunicornWeb) -> list[dict[str, Any]]:
 
 def refresh_burst(tenant: Any, webs: list[GunicornWeb], scope: str) -> None:
     """Sign in with a short-lived token for `scope`, then 50 concurrent to-do list reads."""
-    browser = WebBrowser(webs[0].url, tenant.ca_file)
+    browser = Person(webs[0].url, tenant.ca_file)
     tenant.admin.set_lifetimes(access_token=SHORT)
-    sign_in(browser, tenant.add_user(), scope=scope)
+    browser.sign_in_to("/", tenant.add_user(), scope=scope)
     tenant.admin.set_lifetimes(access_token=LONG)
     tenant.admin.reset_counts()
     cookie = browser.session_id
@@ -69,10 +70,10 @@ def assert_written_once_with_a_fresh_token(stored: list[dict[str, Any]], scope: 
 
 @pytest.mark.redis
 def test_one_refresh_on_one_instance_with_redis(
-    prod_web_settings: dict[str, str], redis_server: RedisServer, lifetimes: Any,
-    api_server: Any, tmp_path: Path,
+    prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, lifetimes: Any,
+    tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings, "REDIS_URL": redis_server.url}
+    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     scope = settings["TODOLIST_READ"]
     with GunicornWeb(settings, tmp_path) as web:
         refresh_burst(lifetimes, [web], scope)
@@ -81,10 +82,10 @@ def test_one_refresh_on_one_instance_with_redis(
 
 @pytest.mark.redis
 def test_one_refresh_across_two_instances_with_redis(
-    prod_web_settings: dict[str, str], redis_server: RedisServer, lifetimes: Any,
-    api_server: Any, tmp_path: Path,
+    prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, lifetimes: Any,
+    tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings, "REDIS_URL": redis_server.url}
+    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     scope = settings["TODOLIST_READ"]
     with GunicornWeb(settings, tmp_path) as a, GunicornWeb(settings, tmp_path) as b:
         refresh_burst(lifetimes, [a, b], scope)
@@ -92,23 +93,23 @@ def test_one_refresh_across_two_instances_with_redis(
 
 
 def test_one_refresh_with_the_file_system_store(
-    prod_web_settings: dict[str, str], lifetimes: Any, api_server: Any, tmp_path: Path
+    prod_web_settings_with_api: dict[str, str], lifetimes: Any, tmp_path: Path
 ) -> None:
-    scope = prod_web_settings["TODOLIST_READ"]
-    with GunicornWeb(prod_web_settings, tmp_path) as web:  # 2 workers x 4 threads
+    scope = prod_web_settings_with_api["TODOLIST_READ"]
+    with GunicornWeb(prod_web_settings_with_api, tmp_path) as web:  # 2 workers x 4 threads
         refresh_burst(lifetimes, [web], scope)
         assert_written_once_with_a_fresh_token(stored_files(web), scope)
 
 
 def test_a_fresh_token_is_used_without_lock_or_write(
-    prod_web_settings: dict[str, str], lifetimes: Any, api_server: Any, tmp_path: Path
+    prod_web_settings_with_api: dict[str, str], lifetimes: Any, tmp_path: Path
 ) -> None:
     """The hot path: a fresh cached token is read, no lock file is ever created, nothing is
     written (the file store shows both)."""
-    scope = prod_web_settings["TODOLIST_READ"]
-    with GunicornWeb(prod_web_settings, tmp_path, WEB_CONCURRENCY="1") as web:
-        browser = WebBrowser(web.url, lifetimes.ca_file)
-        sign_in(browser, lifetimes.add_user(), scope=scope)  # default (long) lifetimes
+    scope = prod_web_settings_with_api["TODOLIST_READ"]
+    with GunicornWeb(prod_web_settings_with_api, tmp_path, WEB_CONCURRENCY="1") as web:
+        browser = Person(web.url, lifetimes.ca_file)
+        browser.sign_in_to("/", lifetimes.add_user(), scope=scope)  # default (long) lifetimes
         lifetimes.admin.reset_counts()
         responses = burst([f"{web.url}/api/todolist"] * 8, browser.session_id or "")
         assert [r.status_code for r in responses] == [200] * 8

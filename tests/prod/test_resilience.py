@@ -13,8 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.fixtures.web import WebBrowser
-from tests.prod.conftest import GunicornWeb, RedisServer, sign_in
+from tests.prod.conftest import GunicornWeb
+from tests.support.person import Person
+from tests.support.redis_server import RedisServer
 
 DEADLINE = 30.0
 
@@ -30,19 +31,19 @@ def eventually(condition: Callable[[], bool]) -> bool:
 
 @pytest.mark.redis
 def test_redis_down_gives_503_and_readyz_fails_then_service_resumes(
-    prod_web_settings: dict[str, str], redis_server: RedisServer, tenant: Any, api_server: Any,
+    prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, tenant: Any,
     tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings, "REDIS_URL": redis_server.url}
+    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     with GunicornWeb(settings, tmp_path) as web:
-        browser = WebBrowser(web.url, tenant.ca_file)
+        browser = Person(web.url, tenant.ca_file)
         ready = browser.get("/readyz")
         assert ready.status_code == 200, ready.text
         assert ready.json() == {
             "status": "ok", "checks": {"session_store": "ok", "tenant": "ok", "api": "ok"},
         }
         user = tenant.add_user()
-        sign_in(browser, user)
+        browser.sign_in_to("/", user)
         assert user.oid in browser.get("/users/id").text
 
         redis_server.stop()
@@ -65,8 +66,8 @@ def test_redis_down_gives_503_and_readyz_fails_then_service_resumes(
         redis_server.start()  # same port, empty: sessions were not persisted
         assert eventually(lambda: browser.get("/readyz").status_code == 200)
         assert browser.get("/users/id").status_code == 302  # the session is gone: sign in
-        again = browser.tenant.open(browser.start())  # the tenant still knows the browser
-        assert browser.back(again).status_code == 302
+        # The tenant still knows the browser: its session answers, no form.
+        assert browser.follow_sign_in(form=False).status_code == 302
         assert user.oid in browser.get("/users/id").text
         assert browser.get("/api/todolist").status_code == 200
         assert "Traceback" not in web.log()

@@ -12,27 +12,26 @@ from typing import Any
 import pytest
 import redis
 
-from tests.fixtures.web import WebBrowser
-from tests.prod.conftest import GunicornWeb, RedisServer
+from tests.prod.conftest import GunicornWeb
+from tests.support.person import Person
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
 
 
-def todo_call(browser: WebBrowser, base: str, method: str, **kwargs: Any):
+def todo_call(browser: Person, base: str, method: str, **kwargs: Any):
     token = browser.csrf_token(f"{base}/todos")
-    return browser.http.request(
-        method, f"{base}/api/todolist", headers={"X-CSRFToken": token}, allow_redirects=False,
-        **kwargs,
-    )
+    return browser.request(method, f"{base}/api/todolist", headers={"X-CSRFToken": token},
+                           **kwargs)
 
 
 def test_a_user_moves_freely_between_two_instances(
-    prod_web_settings: dict[str, str], redis_server: RedisServer, tenant: Any, api_server: Any,
+    prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, tenant: Any,
     tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings, "REDIS_URL": redis_server.url}
+    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     with GunicornWeb(settings, tmp_path) as a, GunicornWeb(settings, tmp_path) as b:
-        browser = WebBrowser(a.url, tenant.ca_file)
+        browser = Person(a.url, tenant.ca_file)
         user = tenant.add_user()
         # The sign-in starts on A; the tenant's answer is delivered to B.
         back = browser.tenant.sign_in(browser.start("/auth/signin"), user.email, user.password)
@@ -63,28 +62,26 @@ def test_a_user_moves_freely_between_two_instances(
 
 
 def test_request_ids_reach_the_api_log_and_no_secret_reaches_any_log(
-    prod_web_settings: dict[str, str], redis_server: RedisServer, tenant: Any, api_server: Any,
-    tmp_path: Path,
+    prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, tenant: Any,
+    api_server: Any, tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings, "REDIS_URL": redis_server.url}
+    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     with GunicornWeb(settings, tmp_path) as web:
-        browser = WebBrowser(web.url, tenant.ca_file)
+        browser = Person(web.url, tenant.ca_file)
         user = tenant.add_user()
         back = browser.tenant.sign_in(
             browser.start("/auth/signin", scope=settings["TODOLIST_READ"]),
             user.email, user.password,
         )
-        assert browser.back(back).status_code == 302
+        assert browser.deliver(back).status_code == 302
         request_id = f"prodtest-{uuid.uuid4().hex}"
-        resp = browser.http.get(
-            f"{web.url}/api/todolist", headers={"X-Request-ID": request_id}
-        )
+        resp = browser.get("/api/todolist", headers={"X-Request-ID": request_id})
         assert resp.status_code == 200
         assert resp.headers["X-Request-ID"] == request_id
         created = todo_call(browser, web.url, "POST", json={"description": "log check"})
         assert created.status_code == 201
         cache = json.loads(stored_token_caches(redis_server.url)[0])
-        browser.post("/auth/signout", {"csrf_token": browser.csrf_token("/")})
+        browser.sign_out()
         web_log = web.log()
     api_log = api_server.log()
     line = re.search(rf"^.*GET /api/todolist 200 [\d.]+ms request_id={request_id}$", web_log,

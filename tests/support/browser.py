@@ -19,6 +19,8 @@ given, then hand the result back to the client with its cookies:
     browser = FormBrowser(tenant.ca_file, tenant_url=tenant.pages_url)
     back = browser.sign_in(f"{web_url}/auth/signin", email, password)
     response = browser.deliver(back)  # GET/POST to /auth/redirect with the client's cookies
+
+(For the web app, `tests.support.person.Person` does this and the rest of what a person does.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Sign-in, sign-up, sign-out and the claims page, through the local tenant's own pages.
 
-The web app runs on a free loopback port (`live_web`); a `WebBrowser` plays the person: one
+The web app runs on a free loopback port (`live_web`); a `Person` plays the person: one
 cookie jar for the app and the tenant, the tenant's forms filled over HTTP.
 """
 
@@ -16,7 +16,9 @@ import requests
 
 from app.serving import redact
 from app.urls import local_path
-from tests.fixtures.web import LiveWeb, WebBrowser, stored_session, stored_tokens
+from tests.fixtures.web import LiveWeb
+from tests.support.person import Person
+from tests.support.sessions import session_exists, signed_in_oid, stored_tokens
 
 
 def claim_row(name: str, value: str) -> str:
@@ -27,70 +29,69 @@ def query(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query)
 
 
-def test_protected_page_sends_a_signed_out_visitor_to_sign_in(web_browser: WebBrowser) -> None:
-    resp = web_browser.get("/users/id?view=all")
+def test_protected_page_sends_a_signed_out_visitor_to_sign_in(person: Person) -> None:
+    resp = person.get("/users/id?view=all")
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/auth/signin?next=/users/id?view%3Dall"
 
 
-def test_home_page_signed_out_offers_sign_in_and_sign_up(web_browser: WebBrowser) -> None:
-    page = web_browser.get("/")
+def test_home_page_signed_out_offers_sign_in_and_sign_up(person: Person) -> None:
+    page = person.get("/")
     assert page.status_code == 200
     assert 'href="/auth/signin"' in page.text
     assert 'href="/auth/signup"' in page.text
     assert "Hi " not in page.text
-    assert web_browser.session_id is None  # a visit without signing in stores nothing
+    assert person.session_id is None  # a visit without signing in stores nothing
 
 
 def test_sign_in_returns_to_the_page_with_a_new_session_id_and_shows_the_claims(
-    live_web: LiveWeb, web_browser: WebBrowser, tenant: Any
+    live_web: LiveWeb, person: Person, tenant: Any
 ) -> None:
     user = tenant.add_user()
-    auth_uri = web_browser.start("/auth/signin", next="/users/id")
+    auth_uri = person.start("/auth/signin", next="/users/id")
     assert urlsplit(auth_uri).path.endswith("/oauth2/v2.0/authorize")
     params = query(auth_uri)
     assert params["response_mode"] == ["query"]
     assert params["code_challenge_method"] == ["S256"]
     assert "prompt" not in params
-    before = web_browser.session_id
+    before = person.session_id
     assert before is not None
-    resp = web_browser.back(web_browser.tenant.sign_in(auth_uri, user.email, user.password))
+    resp = person.deliver(person.tenant.sign_in(auth_uri, user.email, user.password))
     assert resp.status_code == 302, resp.text
     assert resp.headers["Location"] == "/users/id"
-    after = web_browser.session_id
+    after = person.session_id
     assert after is not None
     assert after != before
-    assert stored_session(live_web.app, before) is None
-    page = web_browser.get("/users/id")
+    assert not session_exists(live_web.app, before)
+    page = person.get("/users/id")
     assert page.status_code == 200
     text = html.unescape(page.text)
     assert claim_row("oid", user.oid) in text
     assert claim_row("tid", tenant.tenant_id) in text
     assert claim_row("name", user.name) in text
-    home = html.unescape(web_browser.get("/").text)
+    home = html.unescape(person.get("/").text)
     assert f"Hi {user.name}!" in home
     assert 'action="/auth/signout"' in home
 
 
 def test_session_cookie_holds_only_an_id_with_safe_flags(
-    live_web: LiveWeb, web_browser: WebBrowser, tenant: Any
+    live_web: LiveWeb, person: Person, tenant: Any
 ) -> None:
-    resp = web_browser.get("/auth/signin")
+    resp = person.get("/auth/signin")
     cookie = resp.headers["Set-Cookie"]
     assert cookie.startswith("todo_session=")
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # served over http://localhost
-    web_browser.http.cookies.clear()
+    person.http.cookies.clear()
     user = tenant.add_user()
-    web_browser.sign_in(user)
-    sid = web_browser.session_id
+    person.sign_in(user)
+    sid = person.session_id
     assert sid is not None
     assert len(sid) < 64
     assert user.oid not in sid
-    stored = stored_session(live_web.app, sid)
-    assert stored is not None
-    assert stored["user"]["oid"] == user.oid
+    assert session_exists(live_web.app, sid)
+    assert signed_in_oid(live_web.app, sid) == user.oid
     cache = stored_tokens(live_web.app, sid)
     assert cache is not None
     assert len(cache["RefreshToken"]) == 1
@@ -98,34 +99,34 @@ def test_session_cookie_holds_only_an_id_with_safe_flags(
 
 
 def test_sign_up_creates_the_account_and_signs_in(
-    web_browser: WebBrowser, tenant: Any
+    person: Person, tenant: Any
 ) -> None:
-    auth_uri = web_browser.start("/auth/signup")
+    auth_uri = person.start("/auth/signup")
     assert query(auth_uri)["prompt"] == ["create"]
     name = "Ada Newcomer"
-    email = f"ada-{id(web_browser)}@example.com"
-    back = web_browser.tenant.sign_up(auth_uri, email, "correct horse battery", name)
-    resp = web_browser.back(back)
+    email = f"ada-{id(person)}@example.com"
+    back = person.tenant.sign_up(auth_uri, email, "correct horse battery", name)
+    resp = person.deliver(back)
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/"
-    assert f"Hi {name}!" in html.unescape(web_browser.get("/").text)
+    assert f"Hi {name}!" in html.unescape(person.get("/").text)
     assert claim_row("preferred_username", email) in html.unescape(
-        web_browser.get("/users/id").text
+        person.get("/users/id").text
     )
 
 
 def test_sign_out_deletes_the_session_and_ends_the_tenant_session(
-    live_web: LiveWeb, web_browser: WebBrowser, tenant: Any
+    live_web: LiveWeb, person: Person, tenant: Any
 ) -> None:
     user = tenant.add_user()
-    web_browser.sign_in(user)
-    old_sid = web_browser.session_id
-    confirm = web_browser.get("/auth/signout")
+    person.sign_in(user)
+    old_sid = person.session_id
+    confirm = person.get("/auth/signout")
     assert confirm.status_code == 200
     assert "Sign out?" in confirm.text
-    assert web_browser.get("/users/id").status_code == 200  # GET does not sign out
-    token = web_browser.csrf_token("/")
-    resp = web_browser.post("/auth/signout", {"csrf_token": token})
+    assert person.get("/users/id").status_code == 200  # GET does not sign out
+    token = person.csrf_token("/")
+    resp = person.post("/auth/signout", {"csrf_token": token})
     assert resp.status_code == 302
     location = resp.headers["Location"]
     discovery = live_web.identity.tenant.discovery()
@@ -133,11 +134,11 @@ def test_sign_out_deletes_the_session_and_ends_the_tenant_session(
     expected = f"{live_web.url}/"
     assert "post_logout_redirect_uri=" + requests.utils.quote(expected, safe="") in location
     assert query(location)["post_logout_redirect_uri"] == [expected]
-    assert stored_session(live_web.app, old_sid) is None
-    assert web_browser.session_id is None
-    assert web_browser.get("/users/id").status_code == 302
+    assert not session_exists(live_web.app, old_sid)
+    assert person.session_id is None
+    assert person.get("/users/id").status_code == 302
     # The tenant ends its own session and sends the browser back to the app.
-    logout = web_browser.http.get(location, allow_redirects=False)
+    logout = person.get(location)
     assert logout.status_code == 302
     assert logout.headers["Location"] == expected
     # Someone holding the old cookie gets nothing.
@@ -149,15 +150,15 @@ def test_sign_out_deletes_the_session_and_ends_the_tenant_session(
 
 
 def test_sign_out_without_the_csrf_token_is_refused(
-    web_browser: WebBrowser, tenant: Any
+    person: Person, tenant: Any
 ) -> None:
-    web_browser.sign_in(tenant.add_user())
+    person.sign_in(tenant.add_user())
     for data in ({}, {"csrf_token": "forged"}):
-        resp = web_browser.post("/auth/signout", data)
+        resp = person.post("/auth/signout", data)
         assert resp.status_code == 400
         assert "This form has expired" in html.unescape(resp.text)
         assert "Traceback" not in resp.text
-    assert web_browser.get("/users/id").status_code == 200
+    assert person.get("/users/id").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -166,49 +167,49 @@ def test_sign_out_without_the_csrf_token_is_refused(
      "http:/evil.example", "/\tevil"],
 )
 def test_return_address_only_leads_to_local_paths(
-    web_browser: WebBrowser, tenant: Any, target: str
+    person: Person, tenant: Any, target: str
 ) -> None:
-    resp = web_browser.sign_in(tenant.add_user(), next=target)
+    resp = person.sign_in(tenant.add_user(), next=target)
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/"
 
 
 def test_a_signed_in_visit_to_sign_in_goes_straight_to_the_page(
-    tenant_reset: Any, web_browser: WebBrowser
+    tenant_reset: Any, person: Person
 ) -> None:
-    web_browser.sign_in(tenant_reset.add_user())
-    resp = web_browser.get("/auth/signin?next=/users/id")
+    person.sign_in(tenant_reset.add_user())
+    resp = person.get("/auth/signin?next=/users/id")
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/users/id"
     assert tenant_reset.admin.counts()["authorize"] == 1
 
 
 def test_form_post_answers_are_accepted_too(
-    live_web: LiveWeb, web_browser: WebBrowser, tenant: Any
+    live_web: LiveWeb, person: Person, tenant: Any
 ) -> None:
     user = tenant.add_user()
-    auth_uri = web_browser.start("/auth/signin", next="/users/id")
+    auth_uri = person.start("/auth/signin", next="/users/id")
     form_post = auth_uri.replace("response_mode=query", "response_mode=form_post")
-    back = web_browser.tenant.sign_in(form_post, user.email, user.password)
+    back = person.tenant.sign_in(form_post, user.email, user.password)
     assert back.method == "POST"
-    resp = web_browser.back(back)
+    resp = person.deliver(back)
     assert resp.status_code == 302, resp.text
     assert resp.headers["Location"] == "/users/id"
-    assert user.oid in web_browser.get("/users/id").text
+    assert user.oid in person.get("/users/id").text
 
 
 def test_many_page_views_make_one_discovery_request(
     tenant_reset: Any, web_settings: dict[str, str], tmp_path: Any
 ) -> None:
     with LiveWeb(web_settings, tmp_path / "instance") as web:
-        browser = WebBrowser(web.url, tenant_reset.ca_file)
+        browser = Person(web.url, tenant_reset.ca_file)
         user = tenant_reset.add_user()
         for _ in range(2):
             browser.sign_in(user)
             for path in ("/", "/users/id", "/auth/signout", "/users/id?again=1"):
                 assert browser.get(path).status_code == 200
-            out = browser.post("/auth/signout", {"csrf_token": browser.csrf_token("/")})
-            browser.http.get(out.headers["Location"], allow_redirects=False)
+            out = browser.sign_out()
+            browser.get(out.headers["Location"])
         counts = tenant_reset.admin.counts()
     assert counts["token"]["authorization_code"] == 2
     assert counts["discovery"] == 1
@@ -216,12 +217,12 @@ def test_many_page_views_make_one_discovery_request(
 
 
 def test_the_access_log_never_shows_the_authorization_code(
-    web_browser: WebBrowser, tenant: Any, caplog: pytest.LogCaptureFixture
+    person: Person, tenant: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     user = tenant.add_user()
-    back = web_browser.tenant.sign_in(web_browser.start(), user.email, user.password)
+    back = person.tenant.sign_in(person.start(), user.email, user.password)
     with caplog.at_level(logging.INFO, logger="werkzeug"):
-        assert web_browser.back(back).status_code == 302
+        assert person.deliver(back).status_code == 302
     lines = [record.getMessage() for record in caplog.records]
     assert any("/auth/redirect?code=[...]&state=[...]" in line for line in lines), lines
     for secret in (back.params["code"], back.params["state"]):
@@ -236,7 +237,7 @@ def test_a_certificate_can_replace_the_client_secret(
     assert "CLIENT_SECRET" not in settings
     with LiveWeb(settings, tmp_path / "instance") as web:
         assert isinstance(web.config.client_credential, dict)
-        browser = WebBrowser(web.url, tenant_reset.ca_file)
+        browser = Person(web.url, tenant_reset.ca_file)
         user = tenant_reset.add_user()
         assert browser.sign_in(user, next="/users/id").headers["Location"] == "/users/id"
         assert user.oid in browser.get("/users/id").text

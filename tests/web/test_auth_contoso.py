@@ -20,7 +20,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tests.fixtures.tenant import RunningTenant, running_tenant
-from tests.fixtures.web import LiveWeb, WebBrowser
+from tests.fixtures.web import LiveWeb
+from tests.support.person import Person
 
 HOST = "contoso.ciamlogin.com"
 DISCOVERY = f"https://{HOST}/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
@@ -73,14 +74,14 @@ def test_tenant_subdomain_signs_in_through_contoso_ciamlogin_com(
             lambda resp, **_: requested.append(f"{resp.request.method} {resp.request.url}")
         )
         web.identity.tenant.http.mount(f"https://{HOST}/", route)
-        browser = WebBrowser(web.url, contoso_tenant.ca_file)
+        browser = Person(web.url, contoso_tenant.ca_file)
         browser.http.mount(f"https://{HOST}/", route)
         user = contoso_tenant.add_user()
 
         auth_uri = browser.start("/auth/signin", next="/users/id")
         assert auth_uri.startswith(f"https://{HOST}/{contoso_tenant.tenant_id}/oauth2/v2.0/authorize?")
         assert requested == [f"GET {DISCOVERY}"]
-        resp = browser.back(browser.tenant.sign_in(auth_uri, user.email, user.password))
+        resp = browser.deliver(browser.tenant.sign_in(auth_uri, user.email, user.password))
         assert resp.status_code == 302, resp.text
         assert resp.headers["Location"] == "/users/id"
 
@@ -94,7 +95,7 @@ def test_tenant_subdomain_signs_in_through_contoso_ciamlogin_com(
         assert f"https://{tid}.ciamlogin.com/{tid}/v2.0" in page  # External ID's issuer
         assert user.oid in page
 
-        out = browser.post("/auth/signout", {"csrf_token": browser.csrf_token("/")})
+        out = browser.sign_out()
         assert out.headers["Location"].startswith(f"https://{HOST}/{tid}/oauth2/v2.0/logout?")
 
 

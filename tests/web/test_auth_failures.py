@@ -16,8 +16,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from tests.fixtures.tenant import running_tenant
-from tests.fixtures.web import LiveWeb, WebBrowser, stored_session
+from tests.fixtures.web import LiveWeb
+from tests.support.person import Person
 from tests.support.ports import free_port
+from tests.support.sessions import holds_sign_in
 
 ID_TOKEN_FAULTS = [
     "wrong_iss",
@@ -53,95 +55,91 @@ def session_files_mention(web: LiveWeb, needle: str) -> bool:
 
 @pytest.mark.parametrize("fault", ID_TOKEN_FAULTS)
 def test_a_faulty_id_token_leaves_the_user_signed_out_with_nothing_kept(
-    tenant_reset: Any, live_web: LiveWeb, web_browser: WebBrowser, fault: str
+    tenant_reset: Any, live_web: LiveWeb, person: Person, fault: str
 ) -> None:
     user = tenant_reset.add_user()
-    auth_uri = web_browser.start("/auth/signin", next="/users/id")
+    auth_uri = person.start("/auth/signin", next="/users/id")
     tenant_reset.admin.fault("id_token", fault)
-    resp = web_browser.back(web_browser.tenant.sign_in(auth_uri, user.email, user.password))
+    resp = person.deliver(person.tenant.sign_in(auth_uri, user.email, user.password))
     assert_friendly(resp, 502, "Sign-in failed")
     assert 'href="/auth/signin?next=/users/id"' in resp.text
     assert tenant_reset.admin.counts()["token"]["authorization_code"] == 1  # it was redeemed
-    stored = stored_session(live_web.app, web_browser.session_id) or {}
-    assert not {"user", "token_key", "account_id"} & set(stored)
+    assert not holds_sign_in(live_web.app, person.session_id)
     assert not session_files_mention(live_web, user.oid)
-    assert web_browser.get("/users/id").status_code == 302
-    assert "Hi " not in web_browser.get("/").text
+    assert person.get("/users/id").status_code == 302
+    assert "Hi " not in person.get("/").text
 
 
 def test_a_forged_state_is_refused_and_the_real_answer_still_works(
-    web_browser: WebBrowser, tenant: Any
+    person: Person, tenant: Any
 ) -> None:
     user = tenant.add_user()
-    back = web_browser.tenant.sign_in(web_browser.start(), user.email, user.password)
+    back = person.tenant.sign_in(person.start(), user.email, user.password)
     forged = {**back.params, "state": "forged-" + back.params["state"]}
-    resp = web_browser.get(f"{back.url}?{urlencode(forged)}")
+    resp = person.get(f"{back.url}?{urlencode(forged)}")
     assert_friendly(resp, 400, "This sign-in response is not valid here")
-    assert web_browser.get("/users/id").status_code == 302
-    assert web_browser.back(back).status_code == 302
-    assert web_browser.get("/users/id").status_code == 200
+    assert person.get("/users/id").status_code == 302
+    assert person.deliver(back).status_code == 302
+    assert person.get("/users/id").status_code == 200
 
 
-def test_a_replayed_answer_is_refused(web_browser: WebBrowser, tenant: Any) -> None:
+def test_a_replayed_answer_is_refused(person: Person, tenant: Any) -> None:
     user = tenant.add_user()
-    back = web_browser.tenant.sign_in(web_browser.start(), user.email, user.password)
-    assert web_browser.back(back).status_code == 302
-    replay = web_browser.back(back)
+    back = person.tenant.sign_in(person.start(), user.email, user.password)
+    assert person.deliver(back).status_code == 302
+    replay = person.deliver(back)
     assert_friendly(replay, 400, "Your sign-in attempt expired")
     # Another browser replaying the same answer gets the same page, and no session.
-    other = WebBrowser(web_browser.base_url, web_browser.tenant.http.verify)
-    assert_friendly(other.back(back), 400, "Your sign-in attempt expired")
+    other = Person(person.base_url, tenant.ca_file)
+    assert_friendly(other.deliver(back), 400, "Your sign-in attempt expired")
     assert other.get("/users/id").status_code == 302
 
 
-def test_an_answer_without_any_sign_in_in_progress_is_refused(web_browser: WebBrowser) -> None:
-    assert_friendly(web_browser.get("/auth/redirect"), 400, "Your sign-in attempt expired")
-    resp = web_browser.post("/auth/redirect", {"code": "x", "state": "y"})
+def test_an_answer_without_any_sign_in_in_progress_is_refused(person: Person) -> None:
+    assert_friendly(person.get("/auth/redirect"), 400, "Your sign-in attempt expired")
+    resp = person.post("/auth/redirect", {"code": "x", "state": "y"})
     assert_friendly(resp, 400, "Your sign-in attempt expired")
 
 
 def test_the_provider_error_redirect_shows_a_way_to_try_again(
-    web_browser: WebBrowser,
+    person: Person,
 ) -> None:
-    auth_uri = web_browser.start("/auth/signin", next="/users/id")
+    auth_uri = person.start("/auth/signin", next="/users/id")
     state = parse_qs(urlsplit(auth_uri).query)["state"][0]
     answer = {
         "error": "access_denied",
         "error_description": "AADSTS65004: User declined to consent to access the app.",
         "state": state,
     }
-    resp = web_browser.get(f"/auth/redirect?{urlencode(answer)}")
+    resp = person.get(f"/auth/redirect?{urlencode(answer)}")
     assert_friendly(resp, 400, "Sign-in was cancelled")
     assert 'href="/auth/signin?next=/users/id"' in resp.text
     # The flow is used up: the same answer again is not accepted as current.
-    again = web_browser.get(f"/auth/redirect?{urlencode(answer)}")
+    again = person.get(f"/auth/redirect?{urlencode(answer)}")
     assert_friendly(again, 400, "Your sign-in attempt expired")
 
 
-def test_another_provider_error_is_named_on_the_page(web_browser: WebBrowser) -> None:
-    state = parse_qs(urlsplit(web_browser.start()).query)["state"][0]
+def test_another_provider_error_is_named_on_the_page(person: Person) -> None:
+    state = parse_qs(urlsplit(person.start()).query)["state"][0]
     answer = {"error": "server_error", "error_description": "AADSTS50000: try later",
               "state": state}
-    resp = web_browser.get(f"/auth/redirect?{urlencode(answer)}")
+    resp = person.get(f"/auth/redirect?{urlencode(answer)}")
     assert_friendly(resp, 400, "The sign-in service reported a problem")
     assert "server_error: AADSTS50000: try later" in page_text(resp)
 
 
-def test_an_attempt_that_took_too_long_has_expired(client: Any, tenant: Any) -> None:
+def test_an_attempt_that_took_too_long_has_expired(
+    live_web: LiveWeb, person: Person, tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     user = tenant.add_user()
-    from tests.support.browser import FormBrowser
-
-    auth_uri = client.get("/auth/signin?next=/users/id").headers["Location"]
-    state = parse_qs(urlsplit(auth_uri).query)["state"][0]
-    back = FormBrowser(tenant.ca_file).sign_in(auth_uri, user.email, user.password)
-    with client.session_transaction() as session:
-        flows = dict(session["auth_flows"])
-        flows[state] = {**flows[state], "started": flows[state]["started"] - 3600}
-        session["auth_flows"] = flows
-    resp = client.get(back.location)
+    auth_uri = person.start("/auth/signin", next="/users/id")
+    back = person.tenant.sign_in(auth_uri, user.email, user.password)
+    # No waiting: with a lifetime of 0 s every attempt under way has taken too long.
+    monkeypatch.setattr(live_web.identity, "flow_lifetime", 0.0)
+    resp = person.deliver(back)
     assert resp.status_code == 400
-    assert "Your sign-in attempt expired" in resp.get_data(as_text=True)
-    assert client.get("/users/id").status_code == 302
+    assert "Your sign-in attempt expired" in resp.text
+    assert person.get("/users/id").status_code == 302
 
 
 @pytest.fixture
@@ -169,7 +167,7 @@ def test_an_unreachable_or_slow_tenant_gets_a_page_with_try_again(
         "TENANT_TIMEOUT": "0.5",
     }
     with LiveWeb(settings, tmp_path / "instance") as web:
-        browser = WebBrowser(web.url, tenant.ca_file)
+        browser = Person(web.url, tenant.ca_file)
         assert browser.get("/").status_code == 200  # pages that need no tenant still work
         resp = browser.get("/auth/signin?next=/users/id")
         assert_friendly(resp, status, "The sign-in service is unavailable")
@@ -177,8 +175,8 @@ def test_an_unreachable_or_slow_tenant_gets_a_page_with_try_again(
         assert 'href="/auth/signin?next=/users/id">Try again' in resp.text
 
 
-def test_unknown_pages_get_a_404_page(web_browser: WebBrowser) -> None:
-    resp = web_browser.get("/no/such/page")
+def test_unknown_pages_get_a_404_page(person: Person) -> None:
+    resp = person.get("/no/such/page")
     assert_friendly(resp, 404, "Page not found")
 
 
@@ -196,9 +194,9 @@ def test_an_unexpected_error_gets_a_500_page_without_details(app: Any) -> None:
     assert "Traceback" not in body
 
 
-def test_security_headers_are_on_every_page(web_browser: WebBrowser) -> None:
+def test_security_headers_are_on_every_page(person: Person) -> None:
     for path in ("/", "/no/such/page", "/static/css/app.css"):
-        headers = web_browser.get(path).headers
+        headers = person.get(path).headers
         csp = headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp
         assert "unsafe-inline" not in csp
@@ -206,7 +204,7 @@ def test_security_headers_are_on_every_page(web_browser: WebBrowser) -> None:
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["X-Frame-Options"] == "DENY"
         assert headers["Referrer-Policy"] == "same-origin"
-    assert web_browser.get("/").headers["Cache-Control"] == "no-store"
+    assert person.get("/").headers["Cache-Control"] == "no-store"
 
 
 def test_cookies_are_secure_when_the_app_is_served_over_https(
@@ -232,11 +230,11 @@ def test_a_tenant_gone_between_its_form_and_the_answer_gets_a_page(
     with running_tenant(tmp_path / "tenant") as own:
         settings = {**web_settings, **own.env("web"), "TENANT_TIMEOUT": "2"}
         with LiveWeb(settings, tmp_path / "instance") as web:
-            browser = WebBrowser(web.url, own.ca_file)
+            browser = Person(web.url, own.ca_file)
             user = own.add_user()
             back = browser.tenant.sign_in(browser.start(), user.email, user.password)
             own.process.stop()
-            resp = browser.back(back)
+            resp = browser.deliver(back)
             assert_friendly(resp, 503, "The sign-in service is unavailable")
             assert 'href="/auth/signin">Sign in again' in resp.text
             assert browser.get("/users/id").status_code == 302
@@ -251,11 +249,11 @@ def test_the_tenants_own_error_redirect_gets_the_problem_page(
     settings = {**web_settings, "CLIENT_ID": reg["client_id"],
                 "CLIENT_SECRET": reg["client_secret"]}
     with LiveWeb(settings, tmp_path / "instance") as web:
-        browser = WebBrowser(web.url, tenant_reset.ca_file)
+        browser = Person(web.url, tenant_reset.ca_file)
         scope = web.config.todolist_read
         answer = browser.tenant.open(browser.start("/auth/signin", next="/users/id", scope=scope))
         assert answer.params["error"] == "consent_required"
-        resp = browser.back(answer)
+        resp = browser.deliver(answer)
         assert_friendly(resp, 400, "The sign-in service reported a problem")
         assert "consent_required: AADSTS65001" in page_text(resp)
         assert 'href="/auth/signin?next=/users/id">Sign in again' in resp.text

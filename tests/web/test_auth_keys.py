@@ -15,7 +15,8 @@ import pytest
 
 from common.http import HttpClient
 from tests.fixtures.tenant import RunningTenant, running_tenant
-from tests.fixtures.web import LiveWeb, WebBrowser
+from tests.fixtures.web import LiveWeb
+from tests.support.person import Person
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +38,12 @@ def key_ids(tenant: RunningTenant) -> list[str]:
 
 
 def sign_in(web: LiveWeb, tenant: RunningTenant, fault: str | None = None) -> Any:
-    browser = WebBrowser(web.url, tenant.ca_file)
+    browser = Person(web.url, tenant.ca_file)
     user = tenant.add_user()
     auth_uri = browser.start("/auth/signin", next="/users/id")
     if fault:
         tenant.admin.fault("id_token", fault)
-    resp = browser.back(browser.tenant.sign_in(auth_uri, user.email, user.password))
+    resp = browser.deliver(browser.tenant.sign_in(auth_uri, user.email, user.password))
     return resp, browser, user
 
 

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 import redis
 
-from tests.fixtures.web import LiveWeb, WebBrowser, stored_session
+from tests.fixtures.web import LiveWeb
+from tests.support.person import Person
+from tests.support.sessions import signed_in_oid
 
 pytestmark = pytest.mark.redis
 
@@ -19,7 +21,7 @@ def test_sessions_live_in_redis_and_are_deleted_at_sign_out(
     settings = {**web_settings, "REDIS_URL": redis_url}
     with LiveWeb(settings, tmp_path / "instance") as web:
         assert web.config.session_type == "redis"
-        browser = WebBrowser(web.url, tenant.ca_file)
+        browser = Person(web.url, tenant.ca_file)
         user = tenant.add_user()
         assert browser.sign_in(user, next="/users/id").headers["Location"] == "/users/id"
         sid = browser.session_id
@@ -27,9 +29,9 @@ def test_sessions_live_in_redis_and_are_deleted_at_sign_out(
         key = f"todo_session:{sid}"
         assert store.exists(key) == 1
         assert 0 < store.ttl(key) <= 12 * 3600
-        assert stored_session(web.app, sid)["user"]["oid"] == user.oid
+        assert signed_in_oid(web.app, sid) == user.oid
         assert not web.config.session_dir.exists()  # nothing on disk
         assert user.oid in browser.get("/users/id").text
-        browser.post("/auth/signout", {"csrf_token": browser.csrf_token("/")})
+        browser.sign_out()
         assert store.exists(key) == 0
         assert browser.get("/users/id").status_code == 302

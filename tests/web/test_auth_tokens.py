@@ -1,29 +1,33 @@
 """Access tokens from the session's token cache: refreshed when needed, written back only then.
 
-A test-only route calls `identity.acquire_token` the way the to-do pages do; the Flask test
-client is the browser and the local tenant's forms are filled over HTTP.
+A test-only route calls `identity.acquire_token` the way the to-do pages do, on a web app of the
+test's own; a `Person` signs in through the local tenant's forms over HTTP.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
-from flask import Flask, jsonify, request
+from flask import jsonify, request
 from flask.testing import FlaskClient
 
-from app import SESSION_COOKIE
 from app.identity import current_identity
-from tests.fixtures.web import stored_session, stored_tokens
-from tests.support.browser import FormBrowser
+from tests.fixtures.web import LiveWeb
+from tests.support.person import Person
+from tests.support.sessions import stored_tokens, token_cache_file
 
 
 @pytest.fixture
-def token_app(app: Flask) -> Flask:
-    scope = app.config["WEB_CONFIG"].todolist_read
+def token_web(web_settings: dict[str, str], tmp_path: Path) -> Iterator[LiveWeb]:
+    """A web app with `/_test/token`: the read scope's access token, as the pages get it."""
+    web = LiveWeb(web_settings, tmp_path / "instance")
+    scope = web.config.todolist_read
 
     def token() -> Any:
         force = request.args.get("force") == "1"
@@ -31,89 +35,84 @@ def token_app(app: Flask) -> Flask:
         claims = jwt.decode(access_token, options={"verify_signature": False})
         return jsonify(scp=claims["scp"], aud=claims["aud"], jti=claims.get("uti"))
 
-    app.add_url_rule("/_test/token", view_func=token)
-    return app
+    web.app.add_url_rule("/_test/token", view_func=token)
+    with web:
+        yield web
 
 
-def sign_in(client: FlaskClient, tenant: Any) -> Any:
-    user = tenant.add_user()
-    auth_uri = client.get("/auth/signin").headers["Location"]
-    back = FormBrowser(tenant.ca_file).sign_in(auth_uri, user.email, user.password)
-    assert client.get(back.location).status_code == 302
-    return user
+def sign_in(web: LiveWeb, tenant: Any) -> Person:
+    person = Person(web.url, tenant.ca_file)
+    assert person.sign_in(tenant.add_user()).status_code == 302
+    return person
 
 
-def store_file_stamp(app: Flask, client: FlaskClient) -> tuple[int, int]:
+def store_file_stamp(web: LiveWeb, person: Person) -> tuple[int, int]:
     """Identifies the stored version of the session's token cache (its file in the store)."""
-    sid = client.get_cookie(SESSION_COOKIE).value
-    key = stored_session(app, sid)["token_key"]
-    stat = os.stat(app.config["WEB_CONFIG"].instance_dir / "tokens" / f"{key}.json")
+    stat = os.stat(token_cache_file(web.app, person.session_id))
     return stat.st_ino, stat.st_mtime_ns
 
 
 def test_a_token_is_refreshed_once_and_the_cache_written_only_then(
-    token_app: Flask, tenant_reset: Any
+    token_web: LiveWeb, tenant_reset: Any
 ) -> None:
-    client = token_app.test_client()
-    sign_in(client, tenant_reset)
-    before = store_file_stamp(token_app, client)
-    first = client.get("/_test/token")
-    assert first.status_code == 200, first.get_data(as_text=True)
-    assert first.json["scp"] == "ToDoList.Read"
+    person = sign_in(token_web, tenant_reset)
+    before = store_file_stamp(token_web, person)
+    first = person.get("/_test/token")
+    assert first.status_code == 200, first.text
+    assert first.json()["scp"] == "ToDoList.Read"
     assert tenant_reset.admin.counts()["token"]["refresh_token"] == 1
-    after_refresh = store_file_stamp(token_app, client)
+    after_refresh = store_file_stamp(token_web, person)
     assert after_refresh != before
-    second = client.get("/_test/token")
+    second = person.get("/_test/token")
     assert second.status_code == 200
     assert tenant_reset.admin.counts()["token"]["refresh_token"] == 1  # from the cache
-    assert store_file_stamp(token_app, client) == after_refresh  # nothing written
-    forced = client.get("/_test/token?force=1")
+    assert store_file_stamp(token_web, person) == after_refresh  # nothing written
+    forced = person.get("/_test/token?force=1")
     assert forced.status_code == 200
     assert tenant_reset.admin.counts()["token"]["refresh_token"] == 2
-    assert store_file_stamp(token_app, client) != after_refresh
+    assert store_file_stamp(token_web, person) != after_refresh
 
 
 def test_the_stored_cache_keeps_only_what_the_app_reads_back(
-    token_app: Flask, tenant_reset: Any
+    token_web: LiveWeb, tenant_reset: Any
 ) -> None:
     """No raw ID token (its claims are in the session) and no token for another resource."""
-    client = token_app.test_client()
-    sign_in(client, tenant_reset)
-    sid = client.get_cookie(SESSION_COOKIE).value
-    after_sign_in = stored_tokens(token_app, sid)
+    person = sign_in(token_web, tenant_reset)
+    sid = person.session_id
+    after_sign_in = stored_tokens(token_web.app, sid)
     assert after_sign_in["RefreshToken"], "the refresh token is what later requests need"
     assert after_sign_in["Account"]
     assert not after_sign_in.get("IdToken")
     assert not after_sign_in.get("AccessToken")  # the sign-in's token was for Microsoft Graph
-    assert client.get("/_test/token").status_code == 200
-    after_refresh = stored_tokens(token_app, sid)
+    assert person.get("/_test/token").status_code == 200
+    after_refresh = stored_tokens(token_web.app, sid)
     targets = [at["target"] for at in after_refresh["AccessToken"].values()]
-    assert targets == [token_app.config["WEB_CONFIG"].todolist_read]
+    assert targets == [token_web.config.todolist_read]
     assert not after_refresh.get("IdToken")
 
 
 def test_a_refused_refresh_sends_the_user_to_sign_in_and_back(
-    token_app: Flask, tenant_reset: Any
+    token_web: LiveWeb, tenant_reset: Any
 ) -> None:
-    client = token_app.test_client()
-    sign_in(client, tenant_reset)
+    person = sign_in(token_web, tenant_reset)
     tenant_reset.admin.refuse_next_refresh("invalid_grant")
     # The to-do page asks for the token before it calls the API (which is not running here).
-    resp = client.get("/todos")
+    resp = person.get("/todos")
     assert resp.status_code == 302
     target = urlsplit(resp.headers["Location"])
     assert target.path == "/auth/signin"
     params = parse_qs(target.query)
     assert params["next"] == ["/todos"]
-    assert params["scope"] == [token_app.config["WEB_CONFIG"].todolist_read]
+    assert params["scope"] == [token_web.config.todolist_read]
     # Signing in for that scope asks the tenant for it and comes back to the page.
-    auth_uri = client.get(resp.headers["Location"]).headers["Location"]
-    assert token_app.config["WEB_CONFIG"].todolist_read in parse_qs(
-        urlsplit(auth_uri).query)["scope"][0]
+    auth_uri = person.start(resp.headers["Location"])
+    assert token_web.config.todolist_read in parse_qs(urlsplit(auth_uri).query)["scope"][0]
 
 
-def test_a_signed_out_request_for_a_token_goes_to_sign_in(token_app: Flask) -> None:
-    resp = token_app.test_client().get("/todos")
+def test_a_signed_out_request_for_a_token_goes_to_sign_in(
+    token_web: LiveWeb, tenant: Any
+) -> None:
+    resp = Person(token_web.url, tenant.ca_file).get("/todos")
     assert resp.status_code == 302
     assert urlsplit(resp.headers["Location"]).path == "/auth/signin"
 

@@ -23,8 +23,9 @@ import requests
 
 from app import create_app
 from tests.daemon.keys import write_key_and_cert
-from tests.fixtures.web import LiveWeb, WebBrowser
+from tests.fixtures.web import LiveWeb
 from tests.support.browser import Redirect
+from tests.support.person import Person
 from tests.support.ports import free_port
 from tests.web.upstreams import HangingServer, ScriptedServer
 
@@ -100,7 +101,7 @@ def test_an_unreachable_tenant_is_named_with_its_url_and_which_failure(
     # certifi's bundle does not hold the local tenant's CA: its certificate fails to verify.
     ca_file = certifi.where() if cause == "TLS verification failed" else tenant.ca_file
     web = web_app(AUTHORITY=authority, CA_FILE=ca_file, TENANT_TIMEOUT="0.5")
-    resp = WebBrowser(web.url, tenant.ca_file).get("/auth/signin")
+    resp = Person(web.url, tenant.ca_file).get("/auth/signin")
     assert_page(resp, status, UNAVAILABLE)
     url = f"{authority}/v2.0/.well-known/openid-configuration"
     line = the_log_line(web_log, url, cause)
@@ -110,8 +111,8 @@ def test_an_unreachable_tenant_is_named_with_its_url_and_which_failure(
 # --- the tenant refuses this app's settings ------------------------------------------------------
 
 
-def signed_in(web: LiveWeb, tenant: Any) -> WebBrowser:
-    browser = WebBrowser(web.url, tenant.ca_file)
+def signed_in(web: LiveWeb, tenant: Any) -> Person:
+    browser = Person(web.url, tenant.ca_file)
     assert browser.sign_in(tenant.add_user()).status_code == 302
     return browser
 
@@ -141,12 +142,12 @@ def test_a_scope_the_tenant_does_not_know_at_sign_in_is_a_misconfiguration(
 ) -> None:
     scope = f"{tenant.registrations['api']['app_id_uri']}/ToDoList.Typo"
     web = web_app(TODOLIST_READ=scope)
-    browser = WebBrowser(web.url, tenant.ca_file)
+    browser = Person(web.url, tenant.ca_file)
     # The tenant refuses the scope before it asks who you are, as Entra does.
     back = browser.tenant.open(browser.start(scope=scope))
     assert isinstance(back, Redirect)
     assert back.params["error_description"].startswith("AADSTS650053:")
-    assert_page(browser.back(back), 500, MISCONFIGURED)
+    assert_page(browser.deliver(back), 500, MISCONFIGURED)
     line = the_log_line(web_log, f"scope {scope} is not known", "AADSTS650053", "authorization")
     assert "Trace ID" not in line
 
@@ -156,7 +157,7 @@ def test_an_unknown_client_id_is_shown_by_the_tenant_at_sign_in(
 ) -> None:
     client_id = str(uuid.uuid4())
     web = web_app(CLIENT_ID=client_id)
-    browser = WebBrowser(web.url, tenant.ca_file)
+    browser = Person(web.url, tenant.ca_file)
     page = browser.http.get(browser.start(), allow_redirects=False)
     assert page.status_code == 400
     assert f"AADSTS700016: Application with identifier '{client_id}'" in page_text(page)
@@ -178,7 +179,7 @@ def test_a_wrong_client_secret_is_a_misconfiguration_named_in_the_log(
     web_app: Any, tenant: Any, web_log: pytest.LogCaptureFixture,
 ) -> None:
     web = web_app(CLIENT_SECRET="not-the-secret-" + uuid.uuid4().hex)
-    browser = WebBrowser(web.url, tenant.ca_file)
+    browser = Person(web.url, tenant.ca_file)
     resp = browser.sign_in(tenant.add_user(), next="/users/id")
     assert_page(resp, 500, MISCONFIGURED)
     assert 'href="/auth/signin">Sign in again' in resp.text
@@ -193,7 +194,7 @@ def test_an_expired_client_secret_is_a_misconfiguration_named_in_the_log(
     reg = tenant_reset.admin.add_client("web", consented_scopes=[])
     tenant_reset.admin.expire_secret(reg["client_id"])
     web = web_app(CLIENT_ID=reg["client_id"], CLIENT_SECRET=reg["client_secret"])
-    resp = WebBrowser(web.url, tenant_reset.ca_file).sign_in(tenant_reset.add_user())
+    resp = Person(web.url, tenant_reset.ca_file).sign_in(tenant_reset.add_user())
     assert_page(resp, 500, MISCONFIGURED)
     the_log_line(web_log, "the client secret has expired", "AADSTS7000222")
 
@@ -204,7 +205,7 @@ def test_a_certificate_the_tenant_does_not_accept_is_a_misconfiguration(
     key_file, _, thumbprint = write_key_and_cert(tmp_path, "unregistered")
     web = web_app(CLIENT_SECRET="", CERT_PRIVATE_KEY_FILE=str(key_file),
                   CERT_THUMBPRINT=thumbprint)
-    resp = WebBrowser(web.url, tenant.ca_file).sign_in(tenant.add_user())
+    resp = Person(web.url, tenant.ca_file).sign_in(tenant.add_user())
     assert_page(resp, 500, MISCONFIGURED)
     the_log_line(web_log, f"client certificate (thumbprint {thumbprint})",
                  "was not accepted", "AADSTS700027")
@@ -218,7 +219,7 @@ def test_a_redirect_uri_not_registered_is_shown_by_the_tenant(
     web.config = dataclasses.replace(web.config, redirect_uri=elsewhere)
     web.app = create_app(web.config)
     with web:
-        browser = WebBrowser(web.url, tenant.ca_file)
+        browser = Person(web.url, tenant.ca_file)
         page = browser.http.get(browser.start(), allow_redirects=False)
     assert page.status_code == 400
     assert f"AADSTS50011: The redirect URI '{elsewhere}'" in page_text(page)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.fixtures.todos import WebServer, WebUser
+from tests.fixtures.todos import WebServer
+from tests.support.person import Person
 
 pytestmark = pytest.mark.usefixtures("running_todo_api")
 
 JWT_PREFIX = "eyJ"  # base64url of '{"' : how every JWT (access, ID, refresh here) begins
 
 
-def json_call(user: WebUser, method: str, path: str, csrf: str | None = None, **kwargs):
+def json_call(user: Person, method: str, path: str, csrf: str | None = None, **kwargs):
     headers = {"X-CSRFToken": csrf} if csrf else {}
     resp = user.request(method, path, headers=headers, **kwargs)
     assert JWT_PREFIX not in resp.text
@@ -46,7 +47,7 @@ def test_signed_out_is_401_problem_json_never_a_redirect(
 
 def test_crud_through_the_proxy(todo_web: WebServer, sign_in) -> None:
     user = sign_in(todo_web)
-    csrf = user.csrf("/todos")
+    csrf = user.csrf_token("/todos")
     listed = json_call(user, "GET", "/api/todolist")
     assert listed.status_code == 200
     assert listed.json() == []
@@ -90,7 +91,7 @@ def test_writes_need_the_csrf_header(
     todo_web: WebServer, sign_in, method: str, path: str, csrf: str | None
 ) -> None:
     user = sign_in(todo_web)
-    good = user.csrf("/todos")
+    good = user.csrf_token("/todos")
     item = json_call(user, "POST", "/api/todolist", good, json={"description": "keep"}).json()
     resp = json_call(
         user, method, path.format(id=item["id"]), csrf, json={"description": "changed"}
@@ -103,7 +104,7 @@ def test_writes_need_the_csrf_header(
 
 def test_the_apis_own_refusals_are_passed_on(todo_web: WebServer, sign_in) -> None:
     user = sign_in(todo_web)
-    csrf = user.csrf("/todos")
+    csrf = user.csrf_token("/todos")
     cases = [
         ("POST", "/api/todolist", {"json": {"description": "   "}}, 400),
         ("POST", "/api/todolist", {"data": b"{not json"}, 400),
@@ -123,9 +124,9 @@ def test_the_apis_own_refusals_are_passed_on(todo_web: WebServer, sign_in) -> No
 def test_another_users_item_cannot_be_reached_by_id(todo_web: WebServer, sign_in) -> None:
     owner, other = sign_in(todo_web), sign_in(todo_web)
     item = json_call(
-        owner, "POST", "/api/todolist", owner.csrf("/todos"), json={"description": "Secret"}
+        owner, "POST", "/api/todolist", owner.csrf_token("/todos"), json={"description": "Secret"}
     ).json()
-    csrf = other.csrf("/todos")
+    csrf = other.csrf_token("/todos")
     path = f"/api/todolist/{item['id']}"
     assert json_call(other, "GET", "/api/todolist").json() == []
     assert json_call(other, "GET", path).status_code == 404
@@ -138,7 +139,7 @@ def test_oversized_body_is_refused(todo_web: WebServer, sign_in) -> None:
     user = sign_in(todo_web)
     resp = user.request(
         "POST", "/api/todolist",
-        headers={"X-CSRFToken": user.csrf("/todos"), "Content-Type": "application/json"},
+        headers={"X-CSRFToken": user.csrf_token("/todos"), "Content-Type": "application/json"},
         data=b'{"description": "' + b"x" * 70_000 + b'"}',
     )
     assert resp.status_code == 413

@@ -7,15 +7,15 @@ wired in), press Ctrl-C, and all three are gone.
 from __future__ import annotations
 
 import html
-import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
-from tests.fixtures.web import WebBrowser
+from common.process import ServerProcess, http_ready
+from tests.support.person import Person
 from tests.support.ports import free_port
-from tests.support.servers import ServerProcess, http_ready
 
 TENANT_SETTINGS = ("CLIENT_ID", "AUTHORITY", "TENANT_SUBDOMAIN", "CLIENT_SECRET", "PORT")
 
@@ -28,33 +28,28 @@ def listening(port: int) -> bool:
 def test_local_mode_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     web_port, tenant_port, pages_port, api_port = (free_port() for _ in range(4))
     instance = tmp_path / "instance"
-    env = {k: v for k, v in os.environ.items() if k not in TENANT_SETTINGS}
     run = ServerProcess(
-        ["run.py", "--env-file", str(tmp_path / "absent.env"), "--instance", str(instance),
-         "--port", str(web_port), "--tenant-port", str(tenant_port),
+        [sys.executable, "run.py", "--env-file", str(tmp_path / "absent.env"),
+         "--instance", str(instance), "--port", str(web_port), "--tenant-port", str(tenant_port),
          "--tenant-pages-port", str(pages_port), "--api-port", str(api_port)],
         log_file=tmp_path / "run.log",
         ready=http_ready(f"http://localhost:{web_port}/"),
+        unset=TENANT_SETTINGS,
         timeout=120,
     )
-    run.env = env
     with run:
         assert f"The web app is running at http://localhost:{web_port}" in run.log()
         for port in (tenant_port, pages_port, api_port):
             assert listening(port)
         ca_file = str(instance / "devtenant" / "ca.pem")
-        browser = WebBrowser(f"http://localhost:{web_port}", ca_file)
-        back = browser.tenant.sign_up(
-            browser.start("/auth/signup"), "grace@example.com", "a long passphrase", "Grace"
-        )
-        assert browser.back(back).status_code == 302
-        assert "Hi Grace!" in html.unescape(browser.get("/").text)
-        todos = browser.get("/todos")
+        grace = Person(f"http://localhost:{web_port}", ca_file)
+        assert grace.sign_up("grace@example.com", "a long passphrase", "Grace").status_code == 302
+        assert "Hi Grace!" in html.unescape(grace.get("/").text)
+        todos = grace.get("/todos")
         assert todos.status_code == 200, todos.text
-        assert run.proc is not None
-        run.proc.send_signal(signal.SIGINT)
+        run.send_signal(signal.SIGINT)
         try:
-            assert run.proc.wait(timeout=30) == 0
+            assert run.wait(timeout=30) == 0
         except subprocess.TimeoutExpired:
             raise AssertionError(f"run.py did not stop on Ctrl-C:\n{run.log()}") from None
     assert "Stopping ..." in run.log()

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.fixtures.tenant import running_tenant
-from tests.fixtures.todos import WebServer, WebUser
-from tests.support.browser import FormBrowser
+from tests.fixtures.todos import WebServer
+from tests.support.person import Person
 from tests.web.upstreams import ScriptedServer
 
 TEXT = "Renew passport <before> July & 'soon'"
@@ -50,7 +50,7 @@ def stub_web(web_server_factory: Callable[..., WebServer], upstream: ScriptedSer
 
 
 @pytest.fixture
-def stub_user(stub_web: WebServer, upstream: ScriptedServer, sign_in) -> Iterator[WebUser]:
+def stub_user(stub_web: WebServer, upstream: ScriptedServer, sign_in) -> Iterator[Person]:
     user = sign_in(stub_web)
     yield user
     break_upstream(upstream, 200, "[]", "application/json", hang=False)
@@ -72,10 +72,10 @@ def break_upstream(upstream: ScriptedServer, status: int, body: Any, ctype: str,
 
 @pytest.mark.parametrize(("status", "body", "ctype", "hang", "expected"), BROKEN)
 def test_broken_api_page_keeps_the_typed_text(
-    stub_user: WebUser, upstream: ScriptedServer,
+    stub_user: Person, upstream: ScriptedServer,
     status: int, body: str, ctype: str, hang: bool, expected: int,
 ) -> None:
-    csrf = stub_user.csrf("/todos")
+    csrf = stub_user.csrf_token("/todos")
     break_upstream(upstream, status, body, ctype, hang)
     page = stub_user.get("/todos")
     assert page.status_code == expected
@@ -92,10 +92,10 @@ def test_broken_api_page_keeps_the_typed_text(
 
 @pytest.mark.parametrize(("status", "body", "ctype", "hang", "expected"), BROKEN)
 def test_broken_api_proxy_answers_problem_json(
-    stub_user: WebUser, upstream: ScriptedServer,
+    stub_user: Person, upstream: ScriptedServer,
     status: int, body: str, ctype: str, hang: bool, expected: int,
 ) -> None:
-    csrf = stub_user.csrf("/todos")
+    csrf = stub_user.csrf_token("/todos")
     break_upstream(upstream, status, body, ctype, hang)
     for method, path in (("GET", "/api/todolist"), ("POST", "/api/todolist")):
         resp = stub_user.request(
@@ -109,8 +109,8 @@ def test_broken_api_proxy_answers_problem_json(
         assert "Proxy login" not in resp.text
 
 
-def test_api_403_shows_the_permission_page(stub_user: WebUser, upstream: ScriptedServer) -> None:
-    csrf = stub_user.csrf("/todos")
+def test_api_403_shows_the_permission_page(stub_user: Person, upstream: ScriptedServer) -> None:
+    csrf = stub_user.csrf_token("/todos")
     refusal = {"type": "about:blank", "title": "Forbidden", "status": 403,
                "detail": "The token lacks the ToDoList.ReadWrite permission."}
     break_upstream(upstream, 403, refusal, "application/problem+json", False)
@@ -129,7 +129,7 @@ def test_api_403_shows_the_permission_page(stub_user: WebUser, upstream: Scripte
     assert proxied.json() == refusal
 
 
-def test_request_id_is_passed_along(stub_user: WebUser, upstream: ScriptedServer) -> None:
+def test_request_id_is_passed_along(stub_user: Person, upstream: ScriptedServer) -> None:
     stub_user.get("/todos", headers={"X-Request-ID": "corr-42"})
     assert upstream.requests[-1][2]["X-Request-ID"] == "corr-42"
     stub_user.get("/todos")
@@ -142,7 +142,7 @@ def test_request_id_is_passed_along(stub_user: WebUser, upstream: ScriptedServer
 
 def test_api_stopped_then_back(todo_web: WebServer, running_todo_api: Any, sign_in) -> None:
     user = sign_in(todo_web)
-    csrf = user.csrf("/todos")
+    csrf = user.csrf_token("/todos")
     running_todo_api.stop()
     try:
         page = user.get("/todos")
@@ -188,7 +188,7 @@ def test_write_after_sign_in_again_comes_back_with_the_text(
 ) -> None:
     user = sign_in(todo_web)
     assert user.get("/todos").status_code == 200
-    csrf = user.csrf("/todos")
+    csrf = user.csrf_token("/todos")
     tenant_reset.admin.refuse_next_refresh("invalid_grant")
     resp = user.post_form("/todos", {"description": TEXT}, csrf)
     assert resp.status_code == 302
@@ -198,7 +198,7 @@ def test_write_after_sign_in_again_comes_back_with_the_text(
     page = user.get("/todos")
     assert box_value(page.text) == TEXT, "the text typed before signing in again is back"
     assert "your text is back in the box" in page.text
-    saved = user.post_form("/todos", {"description": TEXT}, user.csrf("/todos"))
+    saved = user.post_form("/todos", {"description": TEXT}, user.csrf_token("/todos"))
     assert saved.status_code == 302
     assert listed(user.get("/todos").text) == [TEXT]
 
@@ -214,13 +214,13 @@ def test_edit_after_sign_in_again_comes_back_to_the_edit_form(
     edit_path = f"/todos/{item_id}/edit"
     assert box_value(user.get(edit_path).text, "todo-edit-description") == "Old words"
     tenant_reset.admin.refuse_next_refresh("interaction_required")
-    resp = user.post_form(edit_path, {"description": TEXT}, user.csrf("/"))
+    resp = user.post_form(edit_path, {"description": TEXT}, user.csrf_token("/"))
     assert resp.status_code == 302
     back = user.follow_sign_in(resp.headers["Location"])
     assert back.headers["Location"] == edit_path
     form = user.get(edit_path)
     assert box_value(form.text, "todo-edit-description") == TEXT
-    saved = user.post_form(edit_path, {"description": TEXT}, user.csrf("/"))
+    saved = user.post_form(edit_path, {"description": TEXT}, user.csrf_token("/"))
     assert saved.status_code == 302
     assert listed(user.get("/todos").text) == [TEXT]
 
@@ -232,7 +232,7 @@ def test_second_failure_in_a_row_shows_a_page_not_a_loop(
     assert user.get("/todos").status_code == 200
     admin = tenant_reset.admin
     admin.refuse_next_refresh("interaction_required")
-    first = user.post_form("/todos", {"description": TEXT}, user.csrf("/todos"))
+    first = user.post_form("/todos", {"description": TEXT}, user.csrf_token("/todos"))
     assert first.status_code == 302
     assert first.headers["Location"].startswith("/auth/signin")
     # The write token the sign-in brings is one the API refuses, and so is the refresh after.
@@ -241,7 +241,7 @@ def test_second_failure_in_a_row_shows_a_page_not_a_loop(
     back = user.get("/todos")
     assert box_value(back.text) == TEXT
     admin.refuse_next_refresh("interaction_required")
-    second = user.post_form("/todos", {"description": TEXT}, user.csrf("/"))
+    second = user.post_form("/todos", {"description": TEXT}, user.csrf_token("/"))
     assert second.status_code == 403
     assert "Your account lacks permission" in second.text
     assert "even after you signed in again" in second.text
@@ -272,13 +272,13 @@ def test_read_only_consent_gets_the_permission_page(
     )
     user = sign_in(web)
     assert user.get("/todos").status_code == 200, "reading is consented"
-    page = user.post_form("/todos", {"description": TEXT}, user.csrf("/todos"))
+    page = user.post_form("/todos", {"description": TEXT}, user.csrf_token("/todos"))
     assert page.status_code == 403
     assert "Your account lacks permission" in page.text
     assert "change the to-do list" in page.text
     assert TEXT in html.unescape(page.text)
     proxied = user.request(
-        "POST", "/api/todolist", headers={"X-CSRFToken": user.csrf("/todos")},
+        "POST", "/api/todolist", headers={"X-CSRFToken": user.csrf_token("/todos")},
         json={"description": TEXT},
     )
     assert proxied.status_code == 403
@@ -294,13 +294,13 @@ def test_tenant_unreachable_during_a_todo_operation(
 ) -> None:
     break_upstream(upstream, 200, "[]", "application/json", hang=False)
     with running_tenant(tmp_path / "tenant") as own_tenant:
-        person = own_tenant.add_user()
+        account = own_tenant.add_user()
         web = WebServer(
             {**own_tenant.env("web"), "TODOLIST_API_URL": upstream.url}, tmp_path, "web-tenant"
         ).start()
         try:
-            user = WebUser(web, FormBrowser(own_tenant.ca_file), person).sign_in("/")
-            csrf = user.csrf("/")
+            user = Person(web.url, own_tenant.ca_file, account).sign_in_to("/")
+            csrf = user.csrf_token("/")
             own_tenant.process.stop()  # the read and write tokens now need the tenant
             page = user.get("/todos")
             assert page.status_code == 503

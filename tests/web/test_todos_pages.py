@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fixtures.todos import WebServer, WebUser
+from tests.fixtures.todos import WebServer
+from tests.support.person import Person
 
 pytestmark = pytest.mark.usefixtures("running_todo_api")
 
 
-def items_of(user: WebUser) -> list[dict[str, Any]]:
+def items_of(user: Person) -> list[dict[str, Any]]:
     resp = user.get("/api/todolist")
     assert resp.status_code == 200, resp.text
     return resp.json()
@@ -54,7 +55,7 @@ def test_empty_list_add_edit_delete(todo_web: WebServer, sign_in) -> None:
     assert "autofocus" in page.text
     assert 'maxlength="500"' in page.text
 
-    csrf = user.csrf("/todos")
+    csrf = user.csrf_token("/todos")
     added = user.post_form("/todos", {"description": "Buy milk"}, csrf)
     assert added.status_code == 302
     assert added.headers["Location"] == "/todos"
