@@ -110,15 +110,19 @@ def added_web_app(tenant, http: HttpClient) -> tuple[dict[str, Any], Any]:
     return reg, web_app(tenant, http, credential=reg["client_secret"], client_id=reg["client_id"])
 
 
+def confidential(
+    tenant, http: HttpClient, client_id: str, credential: Any, **options: Any
+) -> msal.ConfidentialClientApplication:
+    """The real MSAL client of this tenant for `client_id` with `credential`."""
+    return msal.ConfidentialClientApplication(
+        client_id, client_credential=credential, authority=tenant.authority,
+        instance_discovery=False, http_client=http, **options,
+    )
+
+
 def added_daemon(tenant, http: HttpClient, credential: Any = None) -> tuple[dict[str, Any], Any]:
     reg = tenant.admin.add_client("daemon", roles=["ToDoList.Read.All"])
-    app = msal.ConfidentialClientApplication(
-        reg["client_id"],
-        client_credential=credential or reg["client_secret"],
-        authority=tenant.authority,
-        instance_discovery=False,
-        http_client=http,
-    )
+    app = confidential(tenant, http, reg["client_id"], credential or reg["client_secret"])
     return reg, app
 
 
@@ -229,13 +233,7 @@ def test_an_unknown_client_at_authorize_gets_entras_error_page(tenant, tenant_re
 
 def test_an_unknown_client_at_the_token_endpoint_gives_700016(tenant, tenant_reset, http):
     client_id = str(uuid.uuid4())
-    app = msal.ConfidentialClientApplication(
-        client_id,
-        client_credential="any-secret",
-        authority=tenant.authority,
-        instance_discovery=False,
-        http_client=http,
-    )
+    app = confidential(tenant, http, client_id, "any-secret")
     result = app.acquire_token_for_client(daemon_scope(tenant))
     assert_token_error(
         result,
@@ -306,13 +304,9 @@ def test_a_wrong_secret_on_code_redemption_gives_7000215(tenant, tenant_reset, h
 def test_a_wrong_secret_on_refresh_gives_7000215(tenant, tenant_reset, http):
     reg, app = added_web_app(tenant, http)
     sign_in(tenant, http, [tenant.env("web")["TODOLIST_READ"]], app=app)
-    wrong = msal.ConfidentialClientApplication(
-        reg["client_id"],
-        client_credential="not-the-secret",
-        authority=tenant.authority,
-        instance_discovery=False,
-        http_client=http,
-        token_cache=app.token_cache,  # the signed-in user's refresh token, a wrong secret
+    # The signed-in user's refresh token, with a wrong secret.
+    wrong = confidential(
+        tenant, http, reg["client_id"], "not-the-secret", token_cache=app.token_cache
     )
     result = wrong.acquire_token_silent_with_error(
         [tenant.env("web")["TODOLIST_READ"]], account=wrong.get_accounts()[0], force_refresh=True
@@ -338,13 +332,7 @@ def test_an_expired_secret_for_client_credentials_gives_7000222(tenant, tenant_r
         "private_key": Path(reg["private_key_file"]).read_text(),
         "thumbprint": reg["thumbprint_sha1"],
     }
-    by_cert = msal.ConfidentialClientApplication(
-        reg["client_id"],
-        client_credential=certificate,
-        authority=tenant.authority,
-        instance_discovery=False,
-        http_client=http,
-    )
+    by_cert = confidential(tenant, http, reg["client_id"], certificate)
     assert "access_token" in by_cert.acquire_token_for_client(daemon_scope(tenant))
 
 
@@ -399,13 +387,7 @@ def test_an_assertion_naming_the_registered_certificate_but_signed_by_another_ke
     key, _thumbprint = _other_certificate()
     reg = tenant.admin.add_client("daemon", roles=[])
     forged = {"private_key": key, "thumbprint": reg["thumbprint_sha1"]}
-    app = msal.ConfidentialClientApplication(
-        reg["client_id"],
-        client_credential=forged,
-        authority=tenant.authority,
-        instance_discovery=False,
-        http_client=http,
-    )
+    app = confidential(tenant, http, reg["client_id"], forged)
     result = app.acquire_token_for_client(daemon_scope(tenant))
     assert_token_error(
         result,

@@ -111,6 +111,14 @@ def test_an_unreachable_tenant_is_named_with_its_url_and_which_failure(
 # --- the tenant refuses this app's settings ------------------------------------------------------
 
 
+def the_tenants_error_page(web: LiveWeb, tenant: Any) -> str:
+    """Start signing in: the tenant refuses with its own page (400), whose text is returned."""
+    browser = Person(web.url, tenant.ca_file)
+    page = browser.http.get(browser.start(), allow_redirects=False)
+    assert page.status_code == 400
+    return page_text(page)
+
+
 def signed_in(web: LiveWeb, tenant: Any) -> Person:
     browser = Person(web.url, tenant.ca_file)
     assert browser.sign_in(tenant.add_user()).status_code == 302
@@ -156,11 +164,8 @@ def test_an_unknown_client_id_is_shown_by_the_tenant_at_sign_in(
     web_app: Any, tenant: Any
 ) -> None:
     client_id = str(uuid.uuid4())
-    web = web_app(CLIENT_ID=client_id)
-    browser = Person(web.url, tenant.ca_file)
-    page = browser.http.get(browser.start(), allow_redirects=False)
-    assert page.status_code == 400
-    assert f"AADSTS700016: Application with identifier '{client_id}'" in page_text(page)
+    page = the_tenants_error_page(web_app(CLIENT_ID=client_id), tenant)
+    assert f"AADSTS700016: Application with identifier '{client_id}'" in page
 
 
 def test_an_app_deleted_from_the_tenant_is_a_misconfiguration(
@@ -219,10 +224,8 @@ def test_a_redirect_uri_not_registered_is_shown_by_the_tenant(
     web.config = dataclasses.replace(web.config, redirect_uri=elsewhere)
     web.app = create_app(web.config)
     with web:
-        browser = Person(web.url, tenant.ca_file)
-        page = browser.http.get(browser.start(), allow_redirects=False)
-    assert page.status_code == 400
-    assert f"AADSTS50011: The redirect URI '{elsewhere}'" in page_text(page)
+        page = the_tenants_error_page(web, tenant)
+    assert f"AADSTS50011: The redirect URI '{elsewhere}'" in page
 
 
 # --- consent -------------------------------------------------------------------------------------
