@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import limits
+
 from common.settings import (
     HTTPS_OR_LOOPBACK,
     ClientCredential,
@@ -66,6 +68,14 @@ def _http_url_or_path(value: Any) -> bool:
     if text.startswith("/"):
         return not text.startswith("//") and not urlsplit(text).netloc
     return _http_url(text)
+
+
+def _rate_limit(value: Any) -> bool:
+    try:
+        limits.parse(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _scope(value: Any) -> bool:
@@ -126,6 +136,32 @@ class Config:
     session_type: str = "filesystem"
     redis_url: str | None = None
     trusted_proxy_hops: int = 0
+    signin_rate_limit: str = "20 per minute"
+    signin_pending_limit: int = 10_000
+    session_absolute_hours: float = 12.0
+    session_idle_minutes: float = 120.0
+
+    @staticmethod
+    def _session_limits(r: SettingsReader) -> dict[str, Any]:
+        """How long sessions last and how fast and how many sign-ins may start."""
+        return {
+            "signin_rate_limit": r.get(
+                "SIGNIN_RATE_LIMIT", default="20 per minute", check=_rate_limit,
+                expect="a rate such as '20 per minute' or '100/hour'",
+            ),
+            "signin_pending_limit": r.get(
+                "SIGNIN_PENDING_LIMIT", default=10_000, parse=int, check=lambda v: v > 0,
+                expect="a positive whole number (sign-ins in progress at once)",
+            ),
+            "session_absolute_hours": r.get(
+                "SESSION_ABSOLUTE_HOURS", default=12.0, parse=_positive_float,
+                expect="a positive number of hours",
+            ),
+            "session_idle_minutes": r.get(
+                "SESSION_IDLE_MINUTES", default=120.0, parse=_positive_float,
+                expect="a positive number of minutes",
+            ),
+        }
 
     @property
     def session_dir(self) -> Path:
@@ -231,6 +267,7 @@ class Config:
                 secret = session_secret(instance)
             except OSError as exc:
                 r.problem(f"INSTANCE_DIR {instance} cannot be written ({exc.strerror})")
+        limits = cls._session_limits(r)
         r.finish()
         tenant_path = urlsplit(authority).path.strip("/").split("/")[0]
         return cls(
@@ -254,4 +291,5 @@ class Config:
             session_type=session_type,
             redis_url=redis_url,
             trusted_proxy_hops=hops,
+            **limits,
         )

@@ -11,9 +11,11 @@ doctor`). Gunicorn serves it as `app:create_app()` (gunicorn.conf.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import redis
@@ -28,11 +30,13 @@ from app import (
     health,
     pages,
     proxy,
+    ratelimit,
     security,
     serving,
     sessions,
     todos,
 )
+from app.flows import BrowserFlows, FileFlowStore, FlowStore, RedisFlowStore
 from app.identity import Identity, current_identity
 from app.token_store import FileTokenStore, RedisTokenStore, TokenStore
 from common.settings import SettingsError
@@ -40,16 +44,25 @@ from config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION_COOKIE = "todo_session"
-SESSION_LIFETIME = timedelta(hours=12)
 SESSION_FILE_LIMIT = 10_000
+FLOW_LIFETIME = 600.0  # seconds a sign-in may take, from start to the tenant's answer
 # Redis: fail fast when the server is down (a 503 page, not a hung request).
 REDIS_CONNECT_TIMEOUT = 2.0
 REDIS_SOCKET_TIMEOUT = 5.0
 
 
-def _stores(config: Config) -> tuple[redis.Redis | FileSystemCache, TokenStore]:
-    """The session store and the token store: both in Redis, or both under the instance dir."""
-    lifetime = SESSION_LIFETIME.total_seconds()
+@dataclass(frozen=True)
+class Stores:
+    """Where server-side state lives: all in Redis, or all under the instance directory."""
+
+    sessions: redis.Redis | FileSystemCache
+    tokens: TokenStore
+    flows: FlowStore
+    description: str  # for log lines: the Redis URL without credentials, or the directory
+
+
+def _stores(config: Config) -> Stores:
+    lifetime = config.session_absolute_hours * 3600
     if config.session_type == "redis":
         client = redis.Redis.from_url(
             config.redis_url or "",
@@ -57,21 +70,32 @@ def _stores(config: Config) -> tuple[redis.Redis | FileSystemCache, TokenStore]:
             socket_timeout=REDIS_SOCKET_TIMEOUT,
             health_check_interval=30,
         )
-        return client, RedisTokenStore(client, lifetime)
+        parts = urlsplit(config.redis_url or "")
+        where = f"Redis at {parts.scheme}://{parts.hostname or ''}:{parts.port or ''}{parts.path}"
+        return Stores(client, RedisTokenStore(client, lifetime),
+                      RedisFlowStore(client, FLOW_LIFETIME, config.signin_pending_limit), where)
     config.session_dir.mkdir(parents=True, exist_ok=True)
     files = FileSystemCache(str(config.session_dir), threshold=SESSION_FILE_LIMIT, mode=0o600)
-    return files, FileTokenStore(config.instance_dir / "tokens", lifetime)
+    return Stores(
+        files, FileTokenStore(config.instance_dir / "tokens", lifetime),
+        FileFlowStore(config.instance_dir / "flows", FLOW_LIFETIME, config.signin_pending_limit),
+        f"files under {config.instance_dir}",
+    )
 
 
 def _session_settings(config: Config) -> dict[str, object]:
     return {
-        "SESSION_PERMANENT": True,
-        # Store writes only when the session changed (e.g. the token cache): a session lasts
-        # SESSION_LIFETIME from its last change, not from its last request.
+        # A browser-session cookie (no Expires); the server ends a session after
+        # SESSION_IDLE_MINUTES without a request or SESSION_ABSOLUTE_HOURS after sign-in
+        # (app.identity.Identity.check_session_age). The store keeps an entry that long after
+        # its last write, which happens when the session changes, and at most once a minute to
+        # note activity.
+        "SESSION_PERMANENT": False,
         "SESSION_REFRESH_EACH_REQUEST": False,
-        "PERMANENT_SESSION_LIFETIME": SESSION_LIFETIME,
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=config.session_idle_minutes + 1),
         "SESSION_KEY_PREFIX": f"{SESSION_COOKIE}:",
-        "SESSION_COOKIE_NAME": SESSION_COOKIE,
+        # `__Host-`: only ever set by this host over https, for the whole site.
+        "SESSION_COOKIE_NAME": ("__Host-" if config.secure_cookies else "") + SESSION_COOKIE,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": config.secure_cookies,
@@ -117,11 +141,14 @@ def create_app(config: Config | None = None) -> Flask:
     )
     serving.init_app(app)
     serving.trust_proxies(app, config.trusted_proxy_hops)
-    session_store, token_store = _stores(config)
-    sessions.init_app(app, session_store, key_prefix=f"{SESSION_COOKIE}:")
+    stores = _stores(config)
+    sessions.init_app(app, stores.sessions, key_prefix=f"{SESSION_COOKIE}:",
+                      description=stores.description)
     security.init_app(app)
-    identity = Identity(config, token_store)
+    browser_flows = BrowserFlows(config.session_secret, FLOW_LIFETIME, config.secure_cookies)
+    identity = Identity(config, stores.tokens, stores.flows, browser_flows)
     identity.keep_at_sign_in.update(todos.KEPT_AT_SIGN_IN)
+    app.before_request(identity.check_session_age)
     app.extensions["identity"] = identity
     app.extensions[api_client.EXTENSION] = api_client.create(config)
     errors.init_app(app)
@@ -133,5 +160,6 @@ def create_app(config: Config | None = None) -> Flask:
     for blueprint in (pages.bp, auth.bp, todos.bp, proxy.bp, health.bp):
         app.register_blueprint(blueprint)
     health.init_app(app)
+    ratelimit.init_app(app, config)
     doctor.init_app(app)
     return app

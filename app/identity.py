@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
 
 import msal
 import requests
-from flask import current_app, session
+from flask import Response, after_this_request, current_app, request, session
 
 from app.failures import (
     Failure,
@@ -29,7 +29,8 @@ from app.failures import (
     provider_text,
     refusal,
 )
-from app.messages import SIGN_IN_BUSY
+from app.flows import BrowserFlows, FlowStore, FlowStoreFull
+from app.messages import SIGN_IN_BUSY, SIGN_INS_FULL
 from app.tenant import Tenant
 from app.token_store import (
     StoredTokens,
@@ -49,23 +50,30 @@ from config import Config
 # from the provider's site is a cross-site POST, which does not carry our SameSite=Lax cookie.
 warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
 
-FLOWS_KEY = "auth_flows"
 USER_KEY = "user"
 ACCOUNT_KEY = "account_id"
 TOKENS_KEY = "token_key"  # the key of this session's token cache in the token store
-MAX_PENDING_FLOWS = 5
+SIGNED_IN_AT_KEY = "signed_in_at"
+SEEN_KEY = "seen"  # the last request, noted at most every SEEN_RESOLUTION seconds
+SEEN_RESOLUTION = 60.0
 CLOCK_SKEW = 120.0
 RESPONSE_MODE = "query"
 
 
 class Identity:
-    """The process-wide sign-in machinery; per-request state lives in the Flask session."""
+    """The process-wide sign-in machinery; per-request state lives in the Flask session (the
+    signed-in user), the flow store (sign-ins in progress) and the token store (tokens)."""
 
-    def __init__(self, config: Config, tokens: TokenStore) -> None:
+    def __init__(
+        self, config: Config, tokens: TokenStore, flows: FlowStore, browser_flows: BrowserFlows
+    ) -> None:
         self.config = config
         self.tokens = tokens
+        self.flows = flows
+        self.browser_flows = browser_flows
         self.tenant = Tenant(config)
-        self.flow_lifetime = 600.0  # seconds a started sign-in may take
+        self.flow_lifetime = flows.lifetime  # seconds a started sign-in may take
+        self.clock: Callable[[], float] = time.time  # what session ages are measured with
         # Session keys that survive signing in (features add theirs: a draft kept while the
         # user signs in again for a scope, say). Everything else from before is dropped.
         self.keep_at_sign_in: set[str] = set()
@@ -77,8 +85,9 @@ class Identity:
     ) -> str:
         """Begin the auth-code flow; returns the URL to send the browser to.
 
-        The flow (PKCE verifier, nonce, state) stays in the server-side session, keyed by its
-        `state`, so several tabs can sign in at once and a response can be matched to its flow.
+        The flow (PKCE verifier, nonce, state) goes to the flow store under its `state`, never
+        into a session (see `app/flows.py`); the browser's flow cookie lists it, so several tabs
+        can sign in at once and an answer can be matched to a flow this browser started.
         """
         flow = self.tenant.msal_app().initiate_auth_code_flow(
             scopes=list(scopes or []),
@@ -86,49 +95,47 @@ class Identity:
             prompt=prompt,
             response_mode=RESPONSE_MODE,
         )
-        now = time.time()
-        flows = {
-            state: entry for state, entry in dict(session.get(FLOWS_KEY) or {}).items()
-            if now - entry.get("started", 0) < self.flow_lifetime
-        }
-        while len(flows) >= MAX_PENDING_FLOWS:
-            del flows[min(flows, key=lambda s: flows[s]["started"])]
-        flows[flow["state"]] = {"flow": flow, "next": local_path(next_path) or "/", "started": now}
-        session[FLOWS_KEY] = flows
+        entry = {"flow": flow, "next": local_path(next_path) or "/", "started": time.time()}
+        try:
+            self.flows.add(flow["state"], entry)
+        except FlowStoreFull as exc:
+            raise Failure(SIGN_INS_FULL, 503, f"sign-in refused: {exc}") from exc
+        states = [*self.browser_flows.states(request), flow["state"]]
+        self._write_flow_cookie(states)
         return cast(str, flow["auth_uri"])
 
     def complete_sign_in(self, auth_response: Mapping[str, str]) -> str:
         """Redeem the provider's answer; on success the user is signed in in a new session.
 
         Returns the local path the user wanted. Raises `SignInFailed` (nothing from the response
-        is kept), `AppMisconfigured` or `ProviderUnavailable`.
+        is kept), `AppMisconfigured` or `ProviderUnavailable`. The flow is used up either way:
+        a second try with the same state fails.
         """
-        flows = dict(session.get(FLOWS_KEY) or {})
-        entry = self._take_flow(flows, auth_response.get("state"))
-        try:
-            claims, account_id, cache = self._redeem(entry, auth_response)
-        except Exception:
-            # The flow is used up either way: a second try with the same state must fail too.
-            if flows:
-                session[FLOWS_KEY] = flows
-            else:
-                session.pop(FLOWS_KEY, None)
-            raise
-        # The session still holds the flow, so it is not empty and gets a new id.
+        entry = self._take_flow(auth_response.get("state"))
+        claims, account_id, cache = self._redeem(entry, auth_response)
         self._begin_session(claims, account_id, cache)
         return cast(str, entry["next"])
 
-    @staticmethod
-    def _take_flow(flows: dict[str, Any], state: object) -> dict[str, Any]:
-        """The flow `state` names, removed from `flows`."""
-        entry = flows.pop(state, None) if isinstance(state, str) else None
-        if entry is None:
-            if not flows:
+    def _write_flow_cookie(self, states: list[str]) -> None:
+        @after_this_request
+        def write(response: Response) -> Response:
+            self.browser_flows.write(response, states, request.is_secure)
+            return response
+
+    def _take_flow(self, state: object) -> dict[str, Any]:
+        """The flow `state` names, if this browser started it; removed from store and cookie."""
+        started_here = self.browser_flows.states(request)
+        if not isinstance(state, str) or state not in started_here:
+            if not started_here:
                 raise SignInFailed(
                     "expired", "no sign-in was in progress (it expired or was already completed)"
                 )
             raise SignInFailed("state", "the response does not match a sign-in started here")
-        return cast(dict[str, Any], entry)
+        self._write_flow_cookie([s for s in started_here if s != state])
+        entry = self.flows.take(state)
+        if entry is None:
+            raise SignInFailed("expired", "the sign-in attempt expired or was already completed")
+        return entry
 
     def _redeem(
         self, entry: Mapping[str, Any], answer: Mapping[str, str]
@@ -194,7 +201,10 @@ class Identity:
     def _begin_session(
         self, claims: dict[str, Any], account_id: str, cache: msal.SerializableTokenCache
     ) -> None:
-        """A new session id holding the user; the old session's token cache is deleted."""
+        """A new session id holding the user; the old session's token cache is deleted.
+
+        A visitor's first session starts here: before, signing in stored nothing for them.
+        """
         old_key = session.get(TOKENS_KEY)
         token_key = new_key()
         self.tokens.save(token_key, StoredTokens(1, trimmed(cache, self.config.api_scopes)))
@@ -205,10 +215,36 @@ class Identity:
         session[USER_KEY] = claims
         session[ACCOUNT_KEY] = account_id
         session[TOKENS_KEY] = token_key
+        session[SIGNED_IN_AT_KEY] = session[SEEN_KEY] = self.clock()
         if valid_key(old_key):
             self.tokens.delete(old_key)
 
     # --- the signed-in user -------------------------------------------------------------------
+
+    def check_session_age(self) -> None:
+        """Before each request: end a session past its absolute lifetime or idle too long.
+
+        `SESSION_ABSOLUTE_HOURS` counts from sign-in and activity does not extend it;
+        `SESSION_IDLE_MINUTES` counts from the last request. Activity is noted at most once
+        a minute, so that a busy user's requests do not each write the session.
+        """
+        if self.user() is None:
+            return
+        now = self.clock()
+        signed_in_at = session.get(SIGNED_IN_AT_KEY)
+        seen = session.get(SEEN_KEY)
+        if not isinstance(signed_in_at, float) or not isinstance(seen, float):
+            ended = "without its times"  # a session from before these rules
+        elif now - signed_in_at > self.config.session_absolute_hours * 3600:
+            ended = "past its absolute lifetime"
+        elif now - seen > self.config.session_idle_minutes * 60:
+            ended = "idle too long"
+        else:
+            if now - seen > SEEN_RESOLUTION:
+                session[SEEN_KEY] = now
+            return
+        current_app.logger.info("session ended: %s", ended)
+        self._forget()
 
     def user(self) -> dict[str, Any] | None:
         """The validated ID-token claims of the signed-in user, or None."""
@@ -271,16 +307,25 @@ class Identity:
 
     # --- signing out --------------------------------------------------------------------------
 
+    def _forget(self) -> None:
+        """The session emptied (Flask-Session then deletes it) and its token cache deleted.
+
+        The deletion takes the cache's lock, so a refresh running meanwhile finishes first and
+        its write-back is deleted too, never left behind for a signed-out session.
+        """
+        token_key = session.get(TOKENS_KEY)
+        session.clear()
+        if valid_key(token_key):
+            with self.tokens.locked(token_key):
+                self.tokens.delete(token_key)
+
     def sign_out(self) -> str:
         """Forget the user (the stored session is deleted) and return where to send the browser.
 
         That is the tenant's `end_session_endpoint` with our `post_logout_redirect_uri`, or the
         post-logout address itself when the tenant cannot be reached.
         """
-        token_key = session.get(TOKENS_KEY)
-        session.clear()
-        if valid_key(token_key):
-            self.tokens.delete(token_key)
+        self._forget()
         back = absolute_url(self.config.post_logout_redirect_uri)
         try:
             endpoint = self.tenant.discovery().get("end_session_endpoint")

@@ -14,6 +14,10 @@ class Message:
     title: str
     text: str
 
+    def format(self, *values: object) -> Message:
+        """This message with `values` put into its text's `{}`s."""
+        return Message(self.title, self.text.format(*values))
+
 
 # The tenant (sign-in service).
 PROVIDER_UNREACHABLE = Message(
@@ -38,6 +42,16 @@ APP_MISCONFIGURED = Message(
     "The sign-in service does not accept this site's configuration, so it cannot act for you. "
     "This is not something you can fix: the site's administrator will find the cause in the "
     "log.",
+)
+SIGN_INS_FULL = Message(
+    "Too many sign-ins in progress",
+    "More people than this site can handle are signing in right now. Please try again in a "
+    "few minutes.",
+)
+TOO_MANY_SIGN_INS = Message(
+    "Too many sign-in attempts",
+    "This address started more sign-ins than this site allows ({}). Please try again in {} "
+    "seconds.",
 )
 SIGN_IN_BUSY = Message(
     "The sign-in service is unavailable",
@@ -137,6 +151,11 @@ STORE_UNAVAILABLE = Message(
     "The session store is unavailable",
     "This site cannot reach the store that keeps sign-ins, so it cannot serve you right now. "
     "Nothing was changed. Please try again in a minute.",
+)
+STORE_UNAVAILABLE_SAVED = Message(
+    "Saved, but the session store is unavailable",
+    "{} was saved, but this site could not keep your session, so it cannot show it right now. "
+    "Do not send it again: reload the to-do list in a minute and it will be there.",
 )
 NOT_FOUND = Message(
     "Page not found", "There is no page at this address. Check the link or start again."

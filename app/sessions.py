@@ -3,8 +3,12 @@
 - The store (Redis, or files) may be down: opening a session then yields an `UnavailableSession`
   and `init_app`'s `before_request` answers 503 "the session store is unavailable" (an HTML page,
   or problem+json under `/api/`) instead of a 500. A failure while saving turns the response into
-  that 503 too. Nothing is cached about the failure: the next request tries the store again
-  (redis-py reconnects by itself), so service resumes without a restart.
+  that 503 too, also when the file store merely reports that it could not write (cachelib's
+  `set` returns False rather than raising): a sign-in never seems to work and then bounces. If
+  the request already changed data at the API (`note_api_change`), the page says it was saved,
+  so nobody sends it again. Nothing is cached about the failure: the next request tries the
+  store again (redis-py reconnects by itself), so service resumes without a restart. The log
+  line names the store (the Redis URL without credentials, or the directory).
 - The session cookie is `Secure` when configured (`Config.secure_cookies`) or when the request
   came over https as WSGI sees it (behind a proxy only with `TRUSTED_PROXY_HOPS`, see
   `app.serving.trust_proxies`).
@@ -16,13 +20,13 @@ from typing import Any
 
 import redis
 from cachelib.file import FileSystemCache
-from flask import Flask, Request, Response, current_app, request, session
+from flask import Flask, Request, Response, current_app, g, request, session
 from flask_session.base import ServerSideSession
 from flask_session.cachelib import CacheLibSessionInterface
 from flask_session.redis import RedisSessionInterface
 
 from app.errors import error_page
-from app.messages import STORE_UNAVAILABLE
+from app.messages import STORE_UNAVAILABLE, STORE_UNAVAILABLE_SAVED
 
 # What a broken store raises: redis-py's errors, and the file system's.
 STORE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
@@ -30,10 +34,23 @@ class UnavailableSession(ServerSideSession):
     """Stands in for a session that could not be read; it is never saved."""
 
 
+def note_api_change(what: str) -> None:
+    """This request changed data at the API (`what`: for the page if the session then fails)."""
+    g.api_change = what
+
+
 def store_unavailable() -> Response:
-    response = error_page(503, STORE_UNAVAILABLE)
+    change = g.get("api_change")
+    message = STORE_UNAVAILABLE_SAVED.format(change) if change else STORE_UNAVAILABLE
+    response = error_page(503, message)
     response.headers["Retry-After"] = "5"
     return response
+
+
+def _log_failure(app: Flask, doing: str, exc: BaseException) -> None:
+    where = getattr(app.session_interface, "description", "the session store")
+    app.logger.error("session store unavailable %s: %s: %s", doing, where,
+                     str(exc) or type(exc).__name__)
 
 
 class _StoreAware:
@@ -46,7 +63,7 @@ class _StoreAware:
         try:
             return super().open_session(app, req)  # type: ignore[misc]  # a mixin: mypy cannot see the base
         except STORE_ERRORS as exc:
-            app.logger.error("session store unavailable: %s", type(exc).__name__)
+            _log_failure(app, "when reading", exc)
             return UnavailableSession(sid="", permanent=False)
 
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
@@ -55,7 +72,7 @@ class _StoreAware:
         try:
             super().save_session(app, session, response)  # type: ignore[misc]
         except STORE_ERRORS as exc:
-            app.logger.error("session store unavailable when saving: %s", type(exc).__name__)
+            _log_failure(app, "when saving", exc)
             _become(response, store_unavailable())
 
 
@@ -64,7 +81,13 @@ class RedisSessions(_StoreAware, RedisSessionInterface):
 
 
 class FileSessions(_StoreAware, CacheLibSessionInterface):
-    pass
+    def _upsert_session(self, session_lifetime: Any, session: Any, store_id: str) -> None:
+        """cachelib's file store reports a failed write by returning False: make it an error."""
+        written = self.cache.set(
+            key=store_id, value=dict(session), timeout=int(session_lifetime.total_seconds())
+        )
+        if not written:
+            raise OSError("the session file could not be written")
 
 
 def _become(response: Response, replacement: Response) -> None:
@@ -91,21 +114,23 @@ def _refuse_without_store() -> Response | None:
 
 
 def _store_error(exc: Exception) -> Response:
-    current_app.logger.error("session store unavailable: %s", type(exc).__name__)
+    _log_failure(current_app, "during the request", exc)
     return store_unavailable()
 
 
-def init_app(app: Flask, store: redis.Redis | FileSystemCache, key_prefix: str) -> None:
-    """Install the session interface for `store`; requests whose session cannot be read get
-    the 503 page (call before anything else that reads the session, e.g. CSRF)."""
+def init_app(
+    app: Flask, store: redis.Redis | FileSystemCache, key_prefix: str, description: str
+) -> None:
+    """Install the session interface for `store` (`description` names it in log lines);
+    requests whose session cannot be read get the 503 page (call before anything else that
+    reads the session, e.g. CSRF)."""
+    interface: RedisSessions | FileSessions
     if isinstance(store, redis.Redis):
-        app.session_interface = RedisSessions(
-            app, client=store, key_prefix=key_prefix, permanent=True
-        )
+        interface = RedisSessions(app, client=store, key_prefix=key_prefix, permanent=False)
     else:
-        app.session_interface = FileSessions(
-            app, client=store, key_prefix=key_prefix, permanent=True
-        )
+        interface = FileSessions(app, client=store, key_prefix=key_prefix, permanent=False)
+    interface.description = description
+    app.session_interface = interface
     app.before_request(_refuse_without_store)
 
 

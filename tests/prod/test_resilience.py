@@ -95,8 +95,9 @@ def test_forwarded_headers_count_only_when_configured(
         resp = signin_answer(proxied, FORWARDED)
         redirect_uri = parse_qs(urlsplit(resp.headers["Location"]).query)["redirect_uri"]
         assert redirect_uri == ["https://todo.example.com/auth/redirect"]
+        # The sign-in's cookie (an anonymous visitor has no session) is Secure over https.
         cookie = resp.headers["Set-Cookie"]
-        assert cookie.startswith("todo_session=")
+        assert cookie.startswith("todo_signin=")
         assert "Secure" in cookie
         # Without the headers (plain http to the app itself): the request's own address.
         direct = signin_answer(proxied, {})

@@ -54,11 +54,17 @@ def test_sign_in_returns_to_the_page_with_a_new_session_id_and_shows_the_claims(
     assert params["response_mode"] == ["query"]
     assert params["code_challenge_method"] == ["S256"]
     assert "prompt" not in params
-    before = person.session_id
-    assert before is not None
+    # Starting a sign-in stores nothing for an anonymous visitor: no session yet.
+    assert person.session_id is None
     resp = person.deliver(person.tenant.sign_in(auth_uri, user.email, user.password))
     assert resp.status_code == 302, resp.text
     assert resp.headers["Location"] == "/users/id"
+    before = person.session_id
+    assert before is not None
+    assert session_exists(live_web.app, before)
+    # Signing in again (for an API scope, say) gives the session a new id; the old one is gone.
+    again = person.follow_sign_in(f"/auth/signin?scope={live_web.config.todolist_read}")
+    assert again.status_code == 302, again.text
     after = person.session_id
     assert after is not None
     assert after != before
@@ -77,15 +83,24 @@ def test_sign_in_returns_to_the_page_with_a_new_session_id_and_shows_the_claims(
 def test_session_cookie_holds_only_an_id_with_safe_flags(
     live_web: LiveWeb, person: Person, tenant: Any
 ) -> None:
-    resp = person.get("/auth/signin")
-    cookie = resp.headers["Set-Cookie"]
-    assert cookie.startswith("todo_session=")
+    started = person.get("/auth/signin")
+    # A sign-in in progress is only a short-lived, signed list of its states, for /auth/ only.
+    flow_cookie = started.headers["Set-Cookie"]
+    assert flow_cookie.startswith("todo_signin=")
+    assert "Max-Age=600" in flow_cookie
+    assert "Path=/auth/" in flow_cookie
+    assert "HttpOnly" in flow_cookie
+    assert "SameSite=Lax" in flow_cookie
+    person.http.cookies.clear()
+    user = tenant.add_user()
+    back = person.sign_in(user)
+    cookie = next(c for c in back.raw.headers.getlist("Set-Cookie")
+                  if c.startswith("todo_session="))
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # served over http://localhost
-    person.http.cookies.clear()
-    user = tenant.add_user()
-    person.sign_in(user)
+    assert "Expires" not in cookie  # a browser-session cookie: the server decides its end
+    assert "Max-Age" not in cookie
     sid = person.session_id
     assert sid is not None
     assert len(sid) < 64
