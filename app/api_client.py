@@ -38,6 +38,7 @@ from config import Config
 log = logging.getLogger(__name__)
 
 EXTENSION = "todolist_api"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 POOL_MAXSIZE = 32  # kept-alive connections to the API per process (as common.http's pools)
 
 READ = "read"
@@ -172,11 +173,18 @@ class TodoApiClient:
         json: Any = None,
         data: bytes | None = None,
         request_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> ApiResult:
-        """One call, never retried. Raises `ApiUnavailable` or an `ApiAnswer` subclass."""
+        """One call, never retried. Raises `ApiUnavailable` or an `ApiAnswer` subclass.
+
+        `idempotency_key` makes a POST safe to repeat: the API answers the same key with the
+        first result instead of adding the item again.
+        """
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
+        if idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
         if json is not None:
             data = jsonlib.dumps(json, allow_nan=False).encode()
         if data is not None:
@@ -245,6 +253,7 @@ def call(
     *,
     json: Any = None,
     data: bytes | None = None,
+    idempotency_key: str | None = None,
 ) -> ApiResult:
     """Call the API as the signed-in user with a token for the operation's scope.
 
@@ -258,12 +267,14 @@ def call(
     rid = request_id()
     token = identity.acquire_token(scopes)
     try:
-        return api.request(method, token, item_id, json=json, data=data, request_id=rid)
+        return api.request(method, token, item_id, json=json, data=data, request_id=rid,
+                           idempotency_key=idempotency_key)
     except ApiUnauthorized as exc:
         log.info("%s; refreshing the token once", exc.log)
     token = identity.acquire_token(scopes, force_refresh=True)
     try:
-        return api.request(method, token, item_id, json=json, data=data, request_id=rid)
+        return api.request(method, token, item_id, json=json, data=data, request_id=rid,
+                           idempotency_key=idempotency_key)
     except ApiUnauthorized as exc:
         # Two fresh tokens refused: often the API expects another audience or tenant.
         log.warning("%s again after a refresh: the API does not accept this app's tokens", exc.log)

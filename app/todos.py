@@ -13,7 +13,9 @@ session; if silent acquisition for that scope fails again right after, we show a
 from __future__ import annotations
 
 import functools
+import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -38,6 +40,7 @@ from app.auth import login_required
 from app.errors import log_failure
 from app.failures import ConsentMissing, Failure, SignInRequired
 from app.identity import current_identity
+from app.sessions import note_api_change
 
 bp = Blueprint("todos", __name__)
 
@@ -47,6 +50,8 @@ REAUTH_KEY = "todo_reauth"
 # "sent to sign in" marker survive the round trip; "_flashes" is Flask's message list.
 KEPT_AT_SIGN_IN = (DRAFT_KEY, REAUTH_KEY, "_flashes")
 REAUTH_WINDOW_SECONDS = 600
+KEY_FIELD = "idempotency_key"
+KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
 F = TypeVar("F", bound=Callable[..., Any])
 Page = Response | tuple[str, int] | str
@@ -62,11 +67,14 @@ def todo_settings() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TodoForm:
-    """The form a request belongs to: `op` add/edit/delete, the page it is on, the text."""
+    """The form a request belongs to: `op` add/edit/delete, the page it is on, the text, and
+    for the add form its idempotency key (kept when the form comes back, so that sending the
+    same text again after a failure cannot add it twice)."""
 
     op: str
     item_id: int | None
     text: str | None
+    key: str
 
     @property
     def page(self) -> str:
@@ -89,9 +97,10 @@ def keeps_text(op: str) -> Callable[[F], F]:
             item_id = kwargs.get("item_id")
             if request.method == "POST":
                 text = request.form.get("description", "") if op != "delete" else None
+                key = _idempotency_key(request.form.get(KEY_FIELD))
             else:
-                text = _take_draft(op, item_id)
-            g.todo_form = TodoForm(op, item_id, text)
+                text, key = _take_draft(op, item_id)
+            g.todo_form = TodoForm(op, item_id, text, key)
             return view(*args, **kwargs)
 
         return cast(F, wrapper)
@@ -100,7 +109,16 @@ def keeps_text(op: str) -> Callable[[F], F]:
 
 
 def _form() -> TodoForm:
-    return cast(TodoForm, g.get("todo_form") or TodoForm("add", None, None))
+    return cast(TodoForm, g.get("todo_form") or TodoForm("add", None, None, _new_key()))
+
+
+def _new_key() -> str:
+    return uuid.uuid4().hex
+
+
+def _idempotency_key(value: str | None) -> str:
+    """The form's key if it is one of ours (32 hex digits), else a new one."""
+    return value if value and KEY_PATTERN.match(value) else _new_key()
 
 
 # --- drafts and the sign-in loop guard -------------------------------------------------------
@@ -111,17 +129,19 @@ def _user_oid() -> str | None:
     return user.get("oid") or user.get("sub")
 
 
-def _take_draft(op: str, item_id: int | None = None) -> str | None:
-    """The text the user typed before being sent to sign in, once, for this form."""
+def _take_draft(op: str, item_id: int | None = None) -> tuple[str | None, str]:
+    """The text the user typed before being sent to sign in (once, for this form), and the
+    form's idempotency key (the draft's, or a new one)."""
     draft = session.get(DRAFT_KEY)
     if not isinstance(draft, dict) or draft.get("op") != op or draft.get("id") != item_id:
-        return None
+        return None, _new_key()
     session.pop(DRAFT_KEY, None)
     if draft.get("user") != _user_oid():
         # Someone else signed in on this browser: the text is not theirs to see.
-        return None
+        return None, _new_key()
     description = draft.get("description")
-    return description if isinstance(description, str) else None
+    text = description if isinstance(description, str) else None
+    return text, _idempotency_key(draft.get("key"))
 
 
 def _reauth_pending(scopes: list[str]) -> bool:
@@ -169,7 +189,8 @@ def sign_in_needed(exc: SignInRequired) -> Page:
     session[REAUTH_KEY] = {"scopes": exc.scopes, "at": time.time()}
     if form.text is not None:
         session[DRAFT_KEY] = {
-            "op": form.op, "id": form.item_id, "description": form.text, "user": _user_oid()
+            "op": form.op, "id": form.item_id, "description": form.text, "user": _user_oid(),
+            "key": form.key,
         }
     if form.op == "delete":
         flash(messages.SIGNED_IN_AGAIN_DELETE, "info")
@@ -218,7 +239,8 @@ def _form_page(
             items = _sorted(api_client.call("GET").body)
         except (Failure, SignInRequired):
             items = None
-    return render_template("todos.html", items=items, draft=form.text, **shown), status
+    return render_template("todos.html", items=items, draft=form.text, form_key=form.key,
+                           **shown), status
 
 
 def _sorted(items: Any) -> list[dict[str, Any]]:
@@ -238,17 +260,19 @@ def index() -> Page:
     items = _sorted(api_client.call("GET").body)
     _succeeded(api_client.READ)
     return render_template("todos.html", items=items, draft=_form().text, problem=None,
-                           field_error=None)
+                           field_error=None, form_key=_form().key)
 
 
 @bp.post("/todos")
 @login_required
 @keeps_text("add")
 def add() -> Page:
-    result = api_client.call("POST", json={"description": _form().text})
+    form = _form()
+    result = api_client.call("POST", json={"description": form.text}, idempotency_key=form.key)
     _succeeded(api_client.WRITE)
     body = result.body if isinstance(result.body, dict) else {}
-    added = body.get("description", _form().text)
+    added = body.get("description", form.text)
+    note_api_change(f"“{added}”")
     flash(messages.ADDED.format(added), "success")
     return redirect(url_for("todos.index"))
 
@@ -274,6 +298,7 @@ def update(item_id: int) -> Page:
     description = _form().text or ""
     api_client.call("PUT", item_id, json={"description": description})
     _succeeded(api_client.WRITE)
+    note_api_change(f"“{description.strip()}”")
     flash(messages.SAVED.format(description.strip()), "success")
     return redirect(url_for("todos.index"))
 
@@ -284,5 +309,6 @@ def update(item_id: int) -> Page:
 def delete(item_id: int) -> Page:
     api_client.call("DELETE", item_id)
     _succeeded(api_client.WRITE)
+    note_api_change("The deletion")
     flash(messages.DELETED, "success")
     return redirect(url_for("todos.index"))

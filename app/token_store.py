@@ -137,13 +137,30 @@ class RedisTokenStore:
 class FileTokenStore:
     """Token caches as files `<dir>/<key>.json` (0600), locked with `<dir>/<key>.lock`.
 
-    A file older than `lifetime` seconds counts as absent (its session has expired too).
+    A file older than `lifetime` seconds counts as absent (its session has expired too), and is
+    deleted by a sweep that a write starts at most every `SWEEP_SECONDS` (Redis expires its
+    keys by itself).
     """
+
+    SWEEP_SECONDS = 300.0
 
     def __init__(self, directory: Path, lifetime: float) -> None:
         self.directory = directory
         self.lifetime = lifetime
+        self._swept = 0.0
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def sweep(self) -> int:
+        """Delete the caches (and their lock files) older than `lifetime`; how many went."""
+        self._swept = time.time()
+        oldest = self._swept - self.lifetime
+        gone = 0
+        for path in self.directory.glob("*.json"):
+            with contextlib.suppress(FileNotFoundError, ValueError):  # gone, or not ours
+                if path.stat().st_mtime < oldest:
+                    self.delete(path.stem)
+                    gone += 1
+        return gone
 
     def _path(self, key: str, suffix: str) -> Path:
         if not valid_key(key):
@@ -162,6 +179,8 @@ class FileTokenStore:
     def save(self, key: str, tokens: StoredTokens) -> None:
         # Readers see the old or the new file, never half of one.
         write_private(self._path(key, ".json"), _encode(tokens))
+        if time.time() - self._swept > self.SWEEP_SECONDS:
+            self.sweep()
 
     def delete(self, key: str) -> None:
         for suffix in (".json", ".lock"):
