@@ -60,15 +60,19 @@ class RedisFlowStore:
         self.capacity = capacity
 
     def add(self, state: str, entry: dict[str, Any]) -> None:
+        """Claim a place in the index first (one transaction), then store the flow; a claim
+        past the capacity is withdrawn, so concurrent adds never leave more than it."""
         now = time.time()
-        pipe = self.client.pipeline()
+        pipe = self.client.pipeline()  # MULTI/EXEC: these three run as one
         pipe.zremrangebyscore(REDIS_INDEX, "-inf", now)
-        pipe.zcard(REDIS_INDEX)
-        if pipe.execute()[1] >= self.capacity:
+        pipe.zadd(REDIS_INDEX, {state: now + self.lifetime})
+        pipe.zrank(REDIS_INDEX, state)
+        rank = pipe.execute()[2]
+        if rank is None or rank >= self.capacity:
+            self.client.zrem(REDIS_INDEX, state)
             raise FlowStoreFull(f"{self.capacity} sign-ins pending in Redis")
         pipe = self.client.pipeline()
         pipe.set(REDIS_PREFIX + state, json.dumps(entry), ex=int(self.lifetime))
-        pipe.zadd(REDIS_INDEX, {state: now + self.lifetime})
         pipe.expire(REDIS_INDEX, int(self.lifetime))
         pipe.execute()
 
@@ -120,13 +124,15 @@ class FileFlowStore:
         return left
 
     def add(self, state: str, entry: dict[str, Any]) -> None:
+        # Counting and writing under one lock keeps this process to the capacity exactly;
+        # several processes sharing the directory may each add one while another counts.
         with self._lock:
             pending = self.count()
             if pending >= self.capacity or time.time() - self._swept > self.SWEEP_SECONDS:
                 pending = self._sweep()
-        if pending >= self.capacity:
-            raise FlowStoreFull(f"{self.capacity} sign-ins pending in {self.directory}")
-        write_private(self.directory / f"{state}.json", json.dumps(entry))
+            if pending >= self.capacity:
+                raise FlowStoreFull(f"{self.capacity} sign-ins pending in {self.directory}")
+            write_private(self.directory / f"{state}.json", json.dumps(entry))
 
     def take(self, state: str) -> dict[str, Any] | None:
         if not STATE_PATTERN.match(state):

@@ -9,6 +9,8 @@ to try again.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, cast
 
 from flask import Flask, Response
@@ -31,23 +33,29 @@ def storage_uri(config: Config) -> str:
     return config.redis_url
 
 
-def _too_many(exc: RateLimitExceeded) -> Response:
-    # Flask-Limiter adds Retry-After (seconds) to this response after the handler.
-    seconds = max(1, int(exc.limit.limit.get_expiry()))
-    return error_page(429, messages.TOO_MANY_SIGN_INS.format(exc.limit.limit, seconds))
-
-
 def init_app(app: Flask, config: Config) -> Limiter:
+    # Flask-Limiter's own headers would put Retry-After on every answer of a limited route;
+    # only the refusal gets one, with the seconds until this client's window ends.
     limiter = Limiter(
         get_remote_address,
         app=app,
         storage_uri=storage_uri(config),
-        headers_enabled=True,
+        headers_enabled=False,
         strategy="fixed-window",
     )
+
+    def too_many(exc: RateLimitExceeded) -> Response:
+        window = exc.limit.limit.get_expiry()
+        current = limiter.current_limit
+        reset_at = current.reset_at if current else time.time() + window
+        seconds = min(window, max(1, math.ceil(reset_at - time.time())))
+        response = error_page(429, messages.TOO_MANY_SIGN_INS.format(exc.limit.limit, seconds))
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
     shared = limiter.shared_limit(config.signin_rate_limit, scope="sign-in")
     for endpoint in LIMITED_ENDPOINTS:
         # The decorated view checks the limit itself (Flask-Limiter's request hook skips it).
         app.view_functions[endpoint] = cast(Any, shared(app.view_functions[endpoint]))
-    app.register_error_handler(RateLimitExceeded, _too_many)
+    app.register_error_handler(RateLimitExceeded, too_many)
     return limiter

@@ -55,3 +55,11 @@ def token_cache_file(flask_app: Flask, session_id: str | None) -> Path:
     if key is None:
         raise AssertionError(f"the session {session_id!r} has no token cache")
     return flask_app.config["WEB_CONFIG"].instance_dir / "tokens" / f"{key}.json"
+
+
+def token_key(flask_app: Flask, session_id: str | None) -> str:
+    """The key of the session's token cache in the app's token store (to take its lock)."""
+    key = (_stored(flask_app, session_id) or {}).get(TOKENS_KEY)
+    if not isinstance(key, str):
+        raise AssertionError(f"the session {session_id!r} has no token cache")
+    return key
