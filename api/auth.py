@@ -62,7 +62,8 @@ class TokenValidator:
     call (PyJWT's decoding was 14 % of a listing's CPU). The cache is strictly narrower than the
     full check: an entry is used only before `exp` itself (the full check would still allow
     `leeway` seconds more), only while the key set is the one the token was verified against
-    (any re-fetch of the keys empties it), and only successes are stored. `nbf` and `iat` were
+    (a re-fetch that changes the keys empties it; one that brings the same keys does not), and
+    only successes are stored. `nbf` and `iat` were
     checked on first sight and only become more true with time. At most `cache_size` entries;
     thread-safe.
     """
@@ -87,22 +88,22 @@ class TokenValidator:
         self._clock = clock
         self._lock = threading.Lock()
         self._validated: dict[bytes, tuple[float, Caller]] = {}
-        self._key_fetches = keys.fetch_count
+        self._key_version = keys.version
 
     def caller(self, token: str) -> Caller:
         """The caller a token stands for (raises `TokenError` with a loggable reason)."""
         digest = hashlib.sha256(token.encode()).digest()
         with self._lock:
-            if self.keys.fetch_count != self._key_fetches:
+            if self.keys.version != self._key_version:
                 self._validated.clear()
-                self._key_fetches = self.keys.fetch_count
+                self._key_version = self.keys.version
             entry = self._validated.get(digest)
         if entry is not None and self._clock() < entry[0]:
             return entry[1]
-        fetches = self.keys.fetch_count
+        version = self.keys.version
         caller, exp = self._check(token)
         with self._lock:
-            if fetches == self.keys.fetch_count == self._key_fetches:
+            if version == self.keys.version == self._key_version:
                 if len(self._validated) >= self.cache_size:
                     self._evict()
                 self._validated[digest] = (exp, caller)
