@@ -6,11 +6,12 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 import jwt
@@ -282,6 +283,7 @@ def _lookup(keys: dict[str | None, jwt.PyJWK], kid: str | None) -> jwt.PyJWK | N
 
 
 FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "crit")
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 def decode_rs256(
@@ -296,8 +298,9 @@ def decode_rs256(
     """Verify an RS256 JWT signed by the tenant and return its claims (raises TokenError).
 
     Refuses every algorithm but RS256, and headers that point at other keys (`jku`, `x5u`,
-    `jwk`) or demand extensions we do not implement (`crit`). `exp`, `iat` and `nbf` are checked
-    with `leeway` seconds of clock skew; `iat` may not be in the future.
+    `jwk`) or demand extensions we do not implement (`crit`). `exp`, `iat` and `nbf` must be
+    JSON numbers when present and are checked with `leeway` seconds of clock skew; `iat` may not
+    be in the future. `require` names the claims that must be present.
     """
     try:
         header = jwt.get_unverified_header(token)
@@ -324,10 +327,21 @@ def decode_rs256(
         )
     except jwt.PyJWTError as exc:
         raise TokenError(f"the token is invalid ({type(exc).__name__})") from exc
+    # PyJWT compares int(value): it takes "1999999999" and true for times. JSON numbers only.
+    for name in TIME_CLAIMS:
+        if name in claims and not _is_number(claims[name]):
+            raise TokenError(f"the token's {name} is not a number")
     iat = claims.get("iat")
-    if not isinstance(iat, int | float) or isinstance(iat, bool) or iat > time.time() + leeway:
+    if not _is_number(iat) or iat > time.time() + leeway:
         raise TokenError("the token's iat is missing, not a number, or in the future")
     return claims
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number: an int or a finite float, not a bool (which Python counts as an int)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def validate_id_token(
