@@ -67,21 +67,30 @@ def _body() -> dict[str, Any]:
 
 
 def _description(body: dict[str, Any]) -> str:
+    """The body's description (400 with a message a person can act on otherwise: web pages
+    show it next to the field)."""
     value = body.get("description")
-    if value is None:
-        raise ApiProblem(400, "'description' is required.")
+    if value is None or value == "":
+        raise ApiProblem(400, "Type a description.")
     if not isinstance(value, str):
-        raise ApiProblem(400, "'description' must be a string.")
+        raise ApiProblem(400, "The description must be text (a JSON string).")
     if len(value) > MAX_DESCRIPTION_LENGTH:
-        raise ApiProblem(400, f"'description' is longer than {MAX_DESCRIPTION_LENGTH} characters.")
-    if DESCRIPTION.match(value) is None:
         raise ApiProblem(
-            400, "'description' must contain a visible character and no NUL characters."
+            400,
+            f"Type a description of up to {MAX_DESCRIPTION_LENGTH} characters; "
+            f"this one has {len(value):,}.",
         )
+    if "\u0000" in value:
+        raise ApiProblem(400, "The description holds a NUL character, which cannot be kept; "
+                         "remove it.")
+    if DESCRIPTION.match(value) is None:
+        raise ApiProblem(400, "Type a description, not only spaces.")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ApiProblem(400, "'description' is not valid Unicode text.") from exc
+        raise ApiProblem(
+            400, "The description holds a character that is not valid Unicode; remove it."
+        ) from exc
     return value
 
 
