@@ -272,6 +272,11 @@ def test_health_and_openapi_need_no_token(api: ApiServer) -> None:
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     schema = spec["components"]["schemas"]["NewToDo"]["properties"]["description"]
     assert schema["maxLength"] == MAX_DESCRIPTION_LENGTH
+    create = spec["paths"]["/api/todolist"]["post"]
+    assert {"201", "400", "409", "413", "415", "422"} <= set(create["responses"])
+    (key,) = create["parameters"]
+    assert (key["name"], key["in"], key["required"]) == ("Idempotency-Key", "header", False)
+    assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (1, 255)
 
 
 def test_each_request_is_logged_once_with_its_request_id_and_never_the_token(
