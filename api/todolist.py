@@ -149,10 +149,11 @@ def _idempotency_key(body: dict[str, Any], caller: Caller) -> IdempotencyKey | N
 
 def _too_many(exc: TooManyItems, owner: str, caller: Caller) -> ApiProblem:
     who = f"The owner {owner} has" if caller.is_app else "You have"
+    items = f"{exc.count:,} item" + ("" if exc.count == 1 else "s")
     if exc.count == exc.limit:
-        text = f"{who} {exc.count:,} items, the most this list keeps."
+        text = f"{who} {items}, the most this list keeps."
     else:
-        text = f"{who} {exc.count:,} items; this list keeps at most {exc.limit:,}."
+        text = f"{who} {items}; this list keeps at most {exc.limit:,}."
     return ApiProblem(409, f"{text} Delete some to add more.")
 
 
