@@ -19,7 +19,7 @@ from api.auth import TokenValidator
 from common.http import HttpClient
 from common.oidc import KeySet, TokenError, fetch_discovery
 from tests.api.tokens import READ, Forger, Tokens, claims_of
-from tests.common.jwks import WAIT, JwksServer, rsa_jwk
+from tests.common.jwks import WAIT, JwksServer, client, rsa_jwk
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_a_token_with_a_known_key_is_checked_while_a_key_set_fetch_is_in_progres
     valid = tokens.user("cache-alice", READ).token
     unknown_kid = forger.sign(forger.claims(valid), key=forger.own_key, kid="rotated-in")
     fresh = forger.sign(forger.claims(valid))  # never seen: not in the cache
-    with HttpClient() as http:
+    with client() as http:
         keys = KeySet(http, tenant_jwks.url, min_refresh_interval=0)
         keys.load()
         validator = _validator_of(keys, tenant, tokens)
@@ -154,7 +154,7 @@ def test_a_token_with_a_known_key_is_checked_while_a_key_set_fetch_is_in_progres
         fetching.start()
         assert hold.arrived.wait(WAIT)
         caller = validator.caller(fresh)
-        fetch_still_unanswered = not hold.answered.is_set()
+        fetch_still_unanswered = not hold.answering.is_set()
         hold.release.set()
         fetching.join()
     assert fetch_still_unanswered

@@ -8,12 +8,13 @@ fetch is in progress and tell afterwards whether something happened before it wa
     ...start whatever fetches...
     assert hold.arrived.wait(WAIT)      # the fetch is at the server, unanswered
     ...act...
-    finished_first = not hold.answered.is_set()
+    finished_first = not hold.answering.is_set()
     hold.release.set()
 
 A held request is answered after `HOLD_LIMIT` seconds even without a release, so code that
 waits for the fetch where it should not still lets the test finish (and fail its ordering
-assertion) instead of hanging.
+assertion) instead of hanging. Clients must then wait longer than that for an answer
+(`client()`): a read timeout first would end the fetch early and hide the wait.
 """
 
 from __future__ import annotations
@@ -28,10 +29,17 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from common.http import HttpClient
+
 HOLD_LIMIT = 20.0
 # How long a test waits for something that must happen (an event that, in working code,
 # comes at once): a bound on a broken run, not a measure of speed.
 WAIT = 30.0
+
+
+def client() -> HttpClient:
+    """An HTTP client that waits for a held answer (its read timeout is past `HOLD_LIMIT`)."""
+    return HttpClient(timeout=(3.05, HOLD_LIMIT + WAIT))
 
 
 def rsa_jwk(kid: str) -> dict[str, Any]:
@@ -43,12 +51,13 @@ def rsa_jwk(kid: str) -> dict[str, Any]:
 @dataclass
 class Hold:
     """One held request: `arrived` when it reached the server, `release` to let it be
-    answered (with `status`), `answered` once the answer has been written."""
+    answered (with `status`); `answering` is set before the first byte of the answer is
+    written, so whatever has the answer (or waited for it) comes after `answering`."""
 
     status: int = 200
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
-    answered: threading.Event = field(default_factory=threading.Event)
+    answering: threading.Event = field(default_factory=threading.Event)
 
 
 class JwksServer:
@@ -67,6 +76,7 @@ class JwksServer:
                 if hold is not None:
                     hold.arrived.set()
                     hold.release.wait(HOLD_LIMIT)
+                    hold.answering.set()
                 status = 200 if hold is None else hold.status
                 body = json.dumps({"keys": server.keys}).encode()
                 self.send_response(status)
@@ -74,9 +84,6 @@ class JwksServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                self.wfile.flush()
-                if hold is not None:
-                    hold.answered.set()
 
             def log_message(self, *args: object) -> None:
                 pass

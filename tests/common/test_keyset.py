@@ -17,7 +17,7 @@ import pytest
 
 from common.http import HttpClient
 from common.oidc import KeySet, KeySetUnavailable, TokenError
-from tests.common.jwks import WAIT, JwksServer, rsa_jwk
+from tests.common.jwks import WAIT, JwksServer, client, rsa_jwk
 
 KNOWN = rsa_jwk("known")
 OTHER = rsa_jwk("other")
@@ -31,8 +31,8 @@ def jwks() -> Iterator[JwksServer]:
 
 @pytest.fixture
 def http() -> Iterator[HttpClient]:
-    with HttpClient() as client:
-        yield client
+    with client() as session:
+        yield session
 
 
 class WaitingLookups(logging.Handler):
@@ -96,7 +96,7 @@ def test_a_known_key_is_found_while_a_fetch_for_an_unknown_kid_is_in_progress(
     assert hold.arrived.wait(WAIT)
 
     found = keys.get("known")
-    fetch_still_unanswered = not hold.answered.is_set()
+    fetch_still_unanswered = not hold.answering.is_set()
     hold.release.set()
     fetching.join()
 
