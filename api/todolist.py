@@ -100,8 +100,9 @@ def _description(body: dict[str, Any]) -> str:
             f"this one has {len(value):,}.",
         )
     if "\u0000" in value:
-        raise ApiProblem(400, "The description holds a NUL character, which cannot be kept; "
-                         "remove it.")
+        raise ApiProblem(
+            400, "The description holds a NUL character, which cannot be kept; remove it."
+        )
     if DESCRIPTION.match(value) is None:
         raise ApiProblem(400, "Type a description, not only spaces.")
     try:
