@@ -76,7 +76,7 @@ def create_app(config: Config | None = None, http: HttpClient | None = None) -> 
         leeway=config.clock_skew_seconds,
     )
 
-    store = ToDoStore(make_engine(config.database_url))
+    store = ToDoStore(make_engine(config.database_url), config.max_items_per_owner)
     store.create_schema()
     if config.demo_seed and store.seed_demo():
         app.logger.info("demo seed: added the sample's three to-dos to the empty store")

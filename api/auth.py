@@ -1,8 +1,8 @@
 """Bearer-token authentication and the ToDoList permission rules.
 
 Validation (signature, `iss`, `aud`, times) is `common.oidc.decode_rs256`; this module adds
-what an access token for this API must also carry (`tid`, `ver`, `oid`, `scp` or `roles`) and
-decides who the caller is (a user or an app) and what it may do.
+what an access token for this API must also carry (`nbf`, `tid`, `ver`, `oid`, `scp` or
+`roles`, `azp` for apps) and decides who the caller is (a user or an app) and what it may do.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ READ_SCOPES = frozenset({"ToDoList.Read", "ToDoList.ReadWrite"})
 WRITE_SCOPES = frozenset({"ToDoList.ReadWrite"})
 READ_ROLES = frozenset({"ToDoList.Read.All", "ToDoList.ReadWrite.All"})
 WRITE_ROLES = frozenset({"ToDoList.ReadWrite.All"})
-REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub", "tid", "ver", "oid")
+REQUIRED_CLAIMS = ("exp", "nbf", "iat", "iss", "aud", "sub", "tid", "ver", "oid")
 VALIDATED_CACHE_SIZE = 4096
 BEARER = re.compile(r"^Bearer +([A-Za-z0-9\-_.~+/]+=*) *$", re.IGNORECASE)
 
@@ -42,16 +42,24 @@ class Permission(Enum):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: `oid` (a lower-case GUID), whether it is an app, what it may do."""
+    """Who is calling: `oid` (a lower-case GUID), whether it is an app, what it may do, and
+    for apps `client_id` (the token's `azp`, lower case)."""
 
     oid: str
     is_app: bool
     permissions: frozenset[Permission]
+    client_id: str | None = None
 
     @property
     def owner_filter(self) -> str | None:
         """The owner the caller is confined to: its own `oid` for users, none for apps."""
         return None if self.is_app else self.oid
+
+    @property
+    def id(self) -> str:
+        """The caller as the keeper of per-caller state (idempotency keys): `user:<oid>`, or
+        `app:<client id>` (every token of one app registration is the same caller)."""
+        return f"app:{self.client_id}" if self.is_app else f"user:{self.oid}"
 
 
 class TokenValidator:
@@ -62,7 +70,8 @@ class TokenValidator:
     call (PyJWT's decoding was 14 % of a listing's CPU). The cache is strictly narrower than the
     full check: an entry is used only before `exp` itself (the full check would still allow
     `leeway` seconds more), only while the key set is the one the token was verified against
-    (any re-fetch of the keys empties it), and only successes are stored. `nbf` and `iat` were
+    (a re-fetch that changes the keys empties it; one that brings the same keys does not), and
+    only successes are stored. `nbf` and `iat` were
     checked on first sight and only become more true with time. At most `cache_size` entries;
     thread-safe.
     """
@@ -87,22 +96,22 @@ class TokenValidator:
         self._clock = clock
         self._lock = threading.Lock()
         self._validated: dict[bytes, tuple[float, Caller]] = {}
-        self._key_fetches = keys.fetch_count
+        self._key_version = keys.version
 
     def caller(self, token: str) -> Caller:
         """The caller a token stands for (raises `TokenError` with a loggable reason)."""
         digest = hashlib.sha256(token.encode()).digest()
         with self._lock:
-            if self.keys.fetch_count != self._key_fetches:
+            if self.keys.version != self._key_version:
                 self._validated.clear()
-                self._key_fetches = self.keys.fetch_count
+                self._key_version = self.keys.version
             entry = self._validated.get(digest)
         if entry is not None and self._clock() < entry[0]:
             return entry[1]
-        fetches = self.keys.fetch_count
+        version = self.keys.version
         caller, exp = self._check(token)
         with self._lock:
-            if fetches == self.keys.fetch_count == self._key_fetches:
+            if version == self.keys.version == self._key_version:
                 if len(self._validated) >= self.cache_size:
                     self._evict()
                 self._validated[digest] = (exp, caller)
@@ -142,34 +151,47 @@ class TokenValidator:
         oid = claims["oid"]
         if not isinstance(oid, str) or not is_guid(oid):
             raise TokenError("the token's oid is not a GUID")
-        scopes = _scopes(claims.get("scp"))
-        roles = _roles(claims.get("roles"))
+        scopes = _scopes(claims)
+        roles = _roles(claims)
         if not scopes and not roles:
             raise TokenError("the token carries neither scp nor roles")
         idtyp = claims.get("idtyp")
         if idtyp is not None and idtyp not in ("app", "user"):
             raise TokenError("the token's idtyp is neither app nor user")
-        is_app = idtyp == "app" if idtyp is not None else bool(roles) and not scopes
-        granted: set[Permission] = set()
-        if is_app:
-            granted.update(_grant(roles, READ_ROLES, WRITE_ROLES))
+        if idtyp is not None:
+            is_app = idtyp == "app"
         else:
-            granted.update(_grant(scopes, READ_SCOPES, WRITE_SCOPES))
-        caller = Caller(oid=oid.lower(), is_app=is_app, permissions=frozenset(granted))
+            # Microsoft's signal for app-only tokens without idtyp: no scp, and the subject is
+            # the object itself (a user's sub is pairwise, never their oid).
+            is_app = "scp" not in claims and str(claims["sub"]).lower() == oid.lower()
+        client_id = None
+        if is_app:
+            azp = claims.get("azp")
+            if not isinstance(azp, str) or not is_guid(azp):
+                raise TokenError("the app token's azp is not a client id")
+            client_id = azp.lower()
+            granted = _grant(roles, READ_ROLES, WRITE_ROLES)
+        else:
+            granted = _grant(scopes, READ_SCOPES, WRITE_SCOPES)
+        caller = Caller(
+            oid=oid.lower(), is_app=is_app, permissions=frozenset(granted), client_id=client_id
+        )
         return caller, float(claims["exp"])
 
 
-def _scopes(value: Any) -> frozenset[str]:
-    if value is None:
+def _scopes(claims: dict[str, Any]) -> frozenset[str]:
+    if "scp" not in claims:
         return frozenset()
+    value = claims["scp"]
     if not isinstance(value, str):
         raise TokenError("the token's scp is not a space-separated string")
     return frozenset(value.split())
 
 
-def _roles(value: Any) -> frozenset[str]:
-    if value is None:
+def _roles(claims: dict[str, Any]) -> frozenset[str]:
+    if "roles" not in claims:
         return frozenset()
+    value = claims["roles"]
     if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
         raise TokenError("the token's roles is not a list of strings")
     return frozenset(value)

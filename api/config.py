@@ -8,6 +8,8 @@ from pathlib import Path
 
 from common.settings import SettingsReader, is_guid, load_env, parse_bool, read_authority
 
+from .storage import DEFAULT_MAX_ITEMS_PER_OWNER
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ENV_FILE = ROOT / "api" / ".env"
 DEFAULT_DATABASE_PATH = ROOT / "instance" / "api" / "todolist.sqlite"
@@ -32,6 +34,7 @@ class Config:
     demo_seed: bool = False
     jwks_min_refresh_seconds: float = 60.0
     clock_skew_seconds: float = 120.0
+    max_items_per_owner: int = DEFAULT_MAX_ITEMS_PER_OWNER
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike[str] | None = DEFAULT_ENV_FILE) -> Config:
@@ -60,6 +63,13 @@ class Config:
             check=lambda v: v >= 0,
             expect="a number of seconds (0 or more)",
         )
+        max_items = reader.get(
+            "MAX_ITEMS_PER_OWNER",
+            default=DEFAULT_MAX_ITEMS_PER_OWNER,
+            parse=int,
+            check=lambda v: v >= 1,
+            expect="a whole number of items (1 or more)",
+        )
         reader.finish()
         return cls(
             tenant_id=tenant_id.lower(),
@@ -71,4 +81,5 @@ class Config:
             tls_key_file=key,
             demo_seed=demo_seed,
             jwks_min_refresh_seconds=refresh,
+            max_items_per_owner=max_items,
         )

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Response, json
 
-from .storage import MAX_DESCRIPTION_LENGTH
-from .todolist import DESCRIPTION_PATTERN, GUID
+from .storage import IDEMPOTENCY_KEY_LIFETIME, MAX_DESCRIPTION_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH
+from .todolist import DESCRIPTION_PATTERN, GUID, IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN
 
 bp = Blueprint("openapi", __name__)
 
@@ -72,6 +72,23 @@ ID_PARAMETER = {
     "schema": {"type": "integer", "format": "int64"},
 }
 
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": IDEMPOTENCY_KEY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Optional: a key of the client's choosing (a new UUID per new to-do, say). "
+    f"Repeated by the same caller within {IDEMPOTENCY_KEY_LIFETIME // 3600} hours with the same "
+    "body, the request is not carried out again: the answer is the first one (the same status, "
+    "body and Location). With another body it is a 422. Callers are separate: a user is known "
+    "by their oid, an app by its client id.",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH,
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
+    },
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -108,10 +125,12 @@ DOCUMENT: dict[str, Any] = {
                 {
                     "operationId": "createToDo",
                     "summary": "Create a to-do (needs write permission).",
+                    "parameters": [IDEMPOTENCY_KEY_PARAMETER],
                     "requestBody": _json_body("NewToDo"),
                     "responses": {
                         "201": _todo_response(
-                            "The new to-do.",
+                            "The new to-do (or, for a repeated Idempotency-Key, the one the "
+                            "first request created).",
                             {
                                 "Location": {
                                     "required": True,
@@ -123,8 +142,10 @@ DOCUMENT: dict[str, Any] = {
                     },
                 },
                 "400",
+                "409",
                 "413",
                 "415",
+                "422",
             ),
         },
         "/api/todolist/{id}": {
@@ -256,9 +277,17 @@ DOCUMENT: dict[str, Any] = {
         "responses": {
             "Problem400": _problem(
                 "Bad input: malformed JSON, a missing, empty, too long or non-string "
-                "description, an owner that is not a GUID, or an id that is not an integer."
+                "description, an owner that is not a GUID, an id that is not an integer, or a "
+                "malformed Idempotency-Key."
             ),
             "Problem404": _problem("No such to-do (or one that belongs to another user)."),
+            "Problem409": _problem(
+                "The new to-do's owner already has as many to-dos as the API keeps per owner "
+                "(MAX_ITEMS_PER_OWNER, default 1,000)."
+            ),
+            "Problem422": _problem(
+                "The Idempotency-Key was used by this caller for a request with another body."
+            ),
             "Problem413": _problem("The request body is larger than 64 KiB."),
             "Problem415": _problem("The request body is not JSON."),
             "Unauthorized": _problem(

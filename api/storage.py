@@ -5,12 +5,21 @@ with `BEGIN IMMEDIATE`, so writers in several processes queue for the lock inste
 when a read transaction would have to be upgraded. PostgreSQL uses row locks for updates.
 Ids come from the database (`AUTOINCREMENT` on SQLite, an identity column on PostgreSQL), so
 they are unique across processes and never reused.
+
+A create counts the owner's items in its own transaction: serialised by `BEGIN IMMEDIATE` on
+SQLite and by a transaction-scoped advisory lock per owner on PostgreSQL, so concurrent creates
+never take an owner past `max_items_per_owner`. A create with an idempotency key records the
+key with the new item in the same transaction; the table's primary key (caller, key) makes a
+second request with the key, however concurrent, find the first one's item instead of adding
+its own.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,18 +32,24 @@ from sqlalchemy import (
     String,
     bindparam,
     create_engine,
+    delete,
     event,
+    func,
     select,
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 MAX_DESCRIPTION_LENGTH = 500
 NIL_OWNER = "00000000-0000-0000-0000-000000000000"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 DEMO_ITEMS = ("Pick up grocery", "Finish invoice report", "Water plants")
+DEFAULT_MAX_ITEMS_PER_OWNER = 1000
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+IDEMPOTENCY_KEY_LIFETIME = 24 * 3600  # seconds a key is remembered
+PURGE_INTERVAL = 300  # seconds between two purges of expired keys (per process)
 
 
 class Base(DeclarativeBase):
@@ -50,6 +65,45 @@ class ToDoRow(Base):
     )
     owner: Mapped[str] = mapped_column(String(36), index=True)
     description: Mapped[str] = mapped_column(String(MAX_DESCRIPTION_LENGTH))
+
+
+class IdempotencyRow(Base):
+    """A `POST` with an `Idempotency-Key`: who sent it, a fingerprint of its body, when, and
+    the item it created (the answer a repetition gets)."""
+
+    __tablename__ = "idempotency_keys"
+
+    caller: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(
+        String(MAX_IDEMPOTENCY_KEY_LENGTH), primary_key=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger, index=True)  # Unix time, seconds
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str] = mapped_column(String(36))
+    description: Mapped[str] = mapped_column(String(MAX_DESCRIPTION_LENGTH))
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """An `Idempotency-Key` as the store keeps it: per caller, with the request's fingerprint."""
+
+    caller: str
+    key: str
+    fingerprint: str
+
+
+class KeyReused(Exception):
+    """The caller used this idempotency key before, for a request with another body."""
+
+
+class TooManyItems(Exception):
+    """The owner already has `count` items, and the store keeps at most `limit` per owner."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"{count} items (at most {limit})")
+        self.count = count
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -144,10 +198,24 @@ class _Read:
 
 
 class ToDoStore:
-    """The repository: every operation is one transaction; `owner=None` means "any owner"."""
+    """The repository: every operation is one transaction; `owner=None` means "any owner".
 
-    def __init__(self, engine: Engine) -> None:
+    `clock` (Unix time) dates idempotency keys; tests pass their own to see keys expire.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        max_items_per_owner: int = DEFAULT_MAX_ITEMS_PER_OWNER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.engine = engine
+        self.max_items_per_owner = max_items_per_owner
+        self._clock = clock
+        self._purge_lock = threading.Lock()
+        self._purged_at: float | None = None
+        # PostgreSQL's read-committed transactions would let two creates count the same items.
+        self._lock_owners = engine.dialect.name == "postgresql"
         self._writer = engine.execution_options(sqlite_immediate=True)
         self._list_all = _Read(engine, _LIST_ALL)
         self._list_owner = _Read(engine, _LIST_OWNER)
@@ -196,12 +264,105 @@ class ToDoStore:
         id_, owner_, description = rows[0]
         return ToDo(id=id_, owner=owner_, description=description)
 
-    def create(self, owner: str, description: str) -> ToDo:
+    def create(
+        self, owner: str, description: str, idempotency: IdempotencyKey | None = None
+    ) -> ToDo:
+        """A new item for `owner`; or, when the caller already used the idempotency key for
+        the same request within `IDEMPOTENCY_KEY_LIFETIME`, the item that request created.
+        Raises `KeyReused` (the key came with another body) and `TooManyItems`."""
+        if idempotency is None:
+            return self._create(owner, description, None)
+        self._purge_if_due()
+        with Session(self.engine) as reader:  # outside a write transaction: retries are cheap
+            earlier = self._earlier(reader, idempotency, writing=False)
+        if earlier is not None:
+            return earlier
+        try:
+            return self._create(owner, description, idempotency)
+        except IntegrityError:
+            # A concurrent request with the key committed first (on PostgreSQL our insert
+            # waited for its transaction to end, then collided with its row): answer as it did.
+            with Session(self.engine) as reader:
+                earlier = self._earlier(reader, idempotency, writing=False)
+            if earlier is None:
+                raise
+            return earlier
+
+    def _create(
+        self, owner: str, description: str, idempotency: IdempotencyKey | None
+    ) -> ToDo:
         with self._write() as session:
+            if self._lock_owners:
+                session.execute(
+                    select(func.pg_advisory_xact_lock(func.hashtextextended(owner, 0)))
+                )
+            if idempotency is not None:
+                # Looked up again once no other create for this owner can be in progress.
+                earlier = self._earlier(session, idempotency, writing=True)
+                if earlier is not None:
+                    return earlier
+            count = session.scalar(
+                select(func.count()).select_from(ToDoRow).where(ToDoRow.owner == owner)
+            ) or 0
+            if count >= self.max_items_per_owner:
+                raise TooManyItems(count, self.max_items_per_owner)
             row = ToDoRow(owner=owner, description=description)
             session.add(row)
             session.flush()
-            return _item(row)
+            item = _item(row)
+            if idempotency is not None:
+                session.add(
+                    IdempotencyRow(
+                        caller=idempotency.caller,
+                        idempotency_key=idempotency.key,
+                        fingerprint=idempotency.fingerprint,
+                        created_at=int(self._clock()),
+                        item_id=item.id,
+                        owner=item.owner,
+                        description=item.description,
+                    )
+                )
+                session.flush()
+            return item
+
+    def _earlier(
+        self, session: Session, idempotency: IdempotencyKey, *, writing: bool
+    ) -> ToDo | None:
+        """The item the caller's earlier request with this key created, while the key is
+        remembered (raises `KeyReused` if that request had another body). When `writing`, a
+        key that has expired but not been purged yet is deleted, so that it can be used again."""
+        row = session.get(IdempotencyRow, (idempotency.caller, idempotency.key))
+        if row is None:
+            return None
+        if row.created_at <= self._clock() - IDEMPOTENCY_KEY_LIFETIME:
+            if writing:
+                # A statement, not the ORM's delete: a concurrent request may delete it first.
+                session.expunge(row)
+                session.execute(
+                    delete(IdempotencyRow).where(
+                        IdempotencyRow.caller == row.caller,
+                        IdempotencyRow.idempotency_key == row.idempotency_key,
+                        IdempotencyRow.created_at == row.created_at,
+                    )
+                )
+            return None
+        if row.fingerprint != idempotency.fingerprint:
+            raise KeyReused()
+        return ToDo(id=row.item_id, owner=row.owner, description=row.description)
+
+    def _purge_if_due(self) -> None:
+        """Delete expired idempotency keys, at most once per `PURGE_INTERVAL` in this process."""
+        now = self._clock()
+        with self._purge_lock:
+            if self._purged_at is not None and now - self._purged_at < PURGE_INTERVAL:
+                return
+            self._purged_at = now
+        with self._write() as session:
+            session.execute(
+                delete(IdempotencyRow).where(
+                    IdempotencyRow.created_at <= now - IDEMPOTENCY_KEY_LIFETIME
+                )
+            )
 
     def update(self, item_id: int, owner: str | None, description: str) -> ToDo | None:
         with self._write() as session:
@@ -240,4 +401,13 @@ class ToDoStore:
         return session.scalars(query).one_or_none()
 
 
-__all__ = ["MAX_DESCRIPTION_LENGTH", "NIL_OWNER", "ToDo", "ToDoStore", "make_engine"]
+__all__ = [
+    "MAX_DESCRIPTION_LENGTH",
+    "NIL_OWNER",
+    "IdempotencyKey",
+    "KeyReused",
+    "ToDo",
+    "ToDoStore",
+    "TooManyItems",
+    "make_engine",
+]

@@ -1,7 +1,13 @@
-"""The ToDoList routes: the original API's contract, with its permission rules enforced."""
+"""The ToDoList routes: the original API's contract, with its permission rules enforced.
+
+`POST` also takes an `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): a client
+that repeats a create it is unsure about (a timeout, a lost answer) with the same key gets the
+first answer again instead of a second item.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -10,7 +16,16 @@ from flask import Blueprint, Response, current_app, g, request
 
 from .auth import Caller, Permission, requires
 from .errors import ApiProblem
-from .storage import MAX_DESCRIPTION_LENGTH, NIL_OWNER, ToDo, ToDoStore
+from .storage import (
+    IDEMPOTENCY_KEY_LIFETIME,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    NIL_OWNER,
+    IdempotencyKey,
+    KeyReused,
+    ToDoStore,
+    TooManyItems,
+)
 
 bp = Blueprint("todolist", __name__, url_prefix="/api/todolist")
 
@@ -20,6 +35,10 @@ INT64_MAX = 2**63 - 1
 # Every description must hold a visible character and no NUL (PostgreSQL text cannot store it).
 DESCRIPTION_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 DESCRIPTION = re.compile(DESCRIPTION_PATTERN)
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+# 1 to 255 visible ASCII characters (no space): a UUID, a ULID, a hash all fit.
+IDEMPOTENCY_KEY_PATTERN = rf"^[!-~]{{1,{MAX_IDEMPOTENCY_KEY_LENGTH}}}$"
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def _store() -> ToDoStore:
@@ -67,21 +86,31 @@ def _body() -> dict[str, Any]:
 
 
 def _description(body: dict[str, Any]) -> str:
+    """The body's description (400 with a message a person can act on otherwise: web pages
+    show it next to the field)."""
     value = body.get("description")
-    if value is None:
-        raise ApiProblem(400, "'description' is required.")
+    if value is None or value == "":
+        raise ApiProblem(400, "Type a description.")
     if not isinstance(value, str):
-        raise ApiProblem(400, "'description' must be a string.")
+        raise ApiProblem(400, "The description must be text (a JSON string).")
     if len(value) > MAX_DESCRIPTION_LENGTH:
-        raise ApiProblem(400, f"'description' is longer than {MAX_DESCRIPTION_LENGTH} characters.")
-    if DESCRIPTION.match(value) is None:
         raise ApiProblem(
-            400, "'description' must contain a visible character and no NUL characters."
+            400,
+            f"Type a description of up to {MAX_DESCRIPTION_LENGTH} characters; "
+            f"this one has {len(value):,}.",
         )
+    if "\u0000" in value:
+        raise ApiProblem(
+            400, "The description holds a NUL character, which cannot be kept; remove it."
+        )
+    if DESCRIPTION.match(value) is None:
+        raise ApiProblem(400, "Type a description, not only spaces.")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ApiProblem(400, "'description' is not valid Unicode text.") from exc
+        raise ApiProblem(
+            400, "The description holds a character that is not valid Unicode; remove it."
+        ) from exc
     return value
 
 
@@ -97,6 +126,36 @@ def _new_owner(body: dict[str, Any], caller: Caller) -> str:
     if not caller.is_app:
         return caller.oid
     return NIL_OWNER if value is None else value.lower()
+
+
+def _idempotency_key(body: dict[str, Any], caller: Caller) -> IdempotencyKey | None:
+    """The request's `Idempotency-Key` for the store (400 if malformed), or None without one.
+
+    The fingerprint is the SHA-256 of the body as parsed (member names lower-cased, sorted),
+    so a client re-serialising the same body differently still repeats the same request.
+    """
+    raw = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if raw is None:
+        return None
+    if IDEMPOTENCY_KEY.fullmatch(raw) is None:
+        raise ApiProblem(
+            400,
+            f"The {IDEMPOTENCY_KEY_HEADER} header must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} "
+            "visible ASCII characters without spaces (a UUID, say).",
+        )
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))  # ASCII: \u escapes
+    fingerprint = hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    return IdempotencyKey(caller.id, raw, fingerprint)
+
+
+def _too_many(exc: TooManyItems, owner: str, caller: Caller) -> ApiProblem:
+    who = f"The owner {owner} has" if caller.is_app else "You have"
+    items = f"{exc.count:,} item" + ("" if exc.count == 1 else "s")
+    if exc.count == exc.limit:
+        text = f"{who} {items}, the most this list keeps."
+    else:
+        text = f"{who} {items}; this list keeps at most {exc.limit:,}."
+    return ApiProblem(409, f"{text} Delete some to add more.")
 
 
 def _not_found(item_id: int) -> ApiProblem:
@@ -122,10 +181,22 @@ def get_item(raw_id: str) -> Response:
 @bp.post("", strict_slashes=False)
 @requires(Permission.WRITE)
 def create_item() -> Response:
+    caller = _caller()
     body = _body()
+    idempotency = _idempotency_key(body, caller)
     description = _description(body)
-    owner = _new_owner(body, _caller())
-    item: ToDo = _store().create(owner, description)
+    owner = _new_owner(body, caller)
+    try:
+        item = _store().create(owner, description, idempotency)
+    except KeyReused as exc:
+        raise ApiProblem(
+            422,
+            f"This {IDEMPOTENCY_KEY_HEADER} was used for another request in the last "
+            f"{IDEMPOTENCY_KEY_LIFETIME // 3600} hours; use a new key for a new request.",
+        ) from exc
+    except TooManyItems as exc:
+        raise _too_many(exc, owner, caller) from exc
+    # A repeated request gets the first answer: the same status, body and Location.
     return _json(item.to_json(), 201, {"Location": f"/api/todolist/{item.id}"})
 
 

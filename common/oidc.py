@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import math
 import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 import jwt
@@ -19,6 +21,8 @@ CIAM_SUFFIX = ".ciamlogin.com"
 # A DNS label: what External ID puts before .ciamlogin.com (the tenant name, e.g. contoso).
 TENANT_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
 REQUIRED_DISCOVERY_KEYS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+
+log = logging.getLogger(__name__)
 
 
 class DiscoveryError(Exception):
@@ -136,11 +140,24 @@ def fetch_discovery(http: Any, authority: str) -> dict[str, Any]:
     return doc
 
 
+class _Fetch:
+    """One fetch of the key set in progress; lookups that miss meanwhile wait for its outcome."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: str | None = None  # why it failed (a `KeySetUnavailable` message)
+
+
 class KeySet:
     """The tenant's signing keys, fetched once and re-fetched only on an unknown `kid`.
 
     Re-fetches are rate-limited (`min_refresh_interval` seconds) so that tokens with made-up
-    `kid`s cannot make us hammer the key endpoint. Thread-safe.
+    `kid`s cannot make us hammer the key endpoint. Thread-safe, and no lock is held while the
+    endpoint answers: a lookup of a known key never waits for a fetch, and lookups that miss
+    while a fetch is in progress wait for that fetch instead of starting their own.
+
+    `version` counts the changes of the key set (not the fetches): a re-fetch that brings the
+    same keys leaves it as it is, so whatever was verified against the old set still holds.
     """
 
     def __init__(
@@ -154,14 +171,87 @@ class KeySet:
         self._uri = jwks_uri
         self._interval = min_refresh_interval
         self._clock = clock
+        # Guards the fields below for a few instructions at a time; never held during a fetch.
         self._lock = threading.Lock()
+        # Replaced as a whole by each successful fetch (never changed in place), so a lookup
+        # may read it without the lock.
         self._keys: dict[str | None, jwt.PyJWK] = {}
+        self._entries: dict[str | None, str] = {}  # each key's JWK as canonical JSON
         self._fetched_at: float | None = None
-        self.fetch_count = 0
+        self._fetching: _Fetch | None = None
+        self.version = 0
 
-    def _fetch(self) -> None:
+    def load(self) -> int:
+        """Fetch the key set now (e.g. at start-up); returns how many usable keys it holds.
+
+        A fetch already in progress counts as this one. Raises `KeySetUnavailable`."""
+        with self._lock:
+            fetch = self._fetching
+            mine = fetch is None
+            if fetch is None:
+                fetch = self._begin()
+        self._complete(fetch, mine)
+        return len(self._keys)
+
+    def get(self, kid: str | None) -> jwt.PyJWK:
+        """The key for `kid`; with no `kid`, the only key (a set of several is ambiguous).
+
+        An unknown `kid` re-fetches the key set (at most once per `min_refresh_interval`;
+        raises `KeySetUnavailable` if that fetch fails, `TokenError` if the key is not in it).
+        """
+        key = _lookup(self._keys, kid)
+        if key is not None:
+            return key
+        with self._lock:
+            key = _lookup(self._keys, kid)  # a fetch may have completed since the first look
+            fetch = self._fetching
+            mine = fetch is None
+            if key is None and fetch is None and self._may_refresh():
+                fetch = self._begin()
+        if key is None and fetch is not None:
+            self._complete(fetch, mine)
+            key = _lookup(self._keys, kid)
+        if key is None:
+            raise TokenError("the token's signing key is not one of the tenant's keys")
+        return key
+
+    def _may_refresh(self) -> bool:
+        return self._fetched_at is None or self._clock() - self._fetched_at >= self._interval
+
+    def _begin(self) -> _Fetch:
+        """Record a new fetch as the one in progress (called with the lock held)."""
         self._fetched_at = self._clock()
-        self.fetch_count += 1
+        self._fetching = _Fetch()
+        return self._fetching
+
+    def _complete(self, fetch: _Fetch, mine: bool) -> None:
+        """Run `fetch` (when `mine`) or wait for the thread that does; raise its failure."""
+        if not mine:
+            log.debug("waiting for the key-set fetch in progress at %s", self._uri)
+            fetch.done.wait()
+            if fetch.error is not None:
+                raise KeySetUnavailable(fetch.error)
+            return
+        try:
+            keys, entries = self._download()
+        except Exception as exc:
+            fetch.error = (
+                str(exc) if isinstance(exc, KeySetUnavailable)
+                else f"the signing keys could not be fetched ({type(exc).__name__})"
+            )
+            raise
+        else:
+            with self._lock:
+                if entries != self._entries:
+                    self.version += 1
+                self._keys, self._entries = keys, entries
+        finally:
+            with self._lock:
+                self._fetching = None
+            fetch.done.set()
+
+    def _download(self) -> tuple[dict[str | None, jwt.PyJWK], dict[str | None, str]]:
+        """The usable keys at the endpoint, by `kid`, and each one's JWK as canonical JSON."""
         try:
             resp = self._http.get(self._uri)
             resp.raise_for_status()
@@ -172,6 +262,7 @@ class KeySet:
         if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
             raise KeySetUnavailable("the tenant's key set is not a JWKS document")
         keys: dict[str | None, jwt.PyJWK] = {}
+        entries: dict[str | None, str] = {}
         for entry in data["keys"]:
             if not isinstance(entry, dict):
                 continue
@@ -181,37 +272,18 @@ class KeySet:
                 keys[entry.get("kid")] = jwt.PyJWK(entry, algorithm="RS256")
             except jwt.PyJWTError:
                 continue
-        self._keys = keys
+            entries[entry.get("kid")] = json.dumps(entry, sort_keys=True)
+        return keys, entries
 
-    def load(self) -> int:
-        """Fetch the key set now (e.g. at start-up); returns how many usable keys it holds."""
-        with self._lock:
-            self._fetch()
-            return len(self._keys)
 
-    def _may_refresh(self) -> bool:
-        return self._fetched_at is None or self._clock() - self._fetched_at >= self._interval
-
-    def get(self, kid: str | None) -> jwt.PyJWK:
-        """The key for `kid`; with no `kid`, the only key (a set of several is ambiguous)."""
-        with self._lock:
-            if self._fetched_at is None:
-                self._fetch()
-            key = self._lookup(kid)
-            if key is None and self._may_refresh():
-                self._fetch()
-                key = self._lookup(kid)
-        if key is None:
-            raise TokenError("the token's signing key is not one of the tenant's keys")
-        return key
-
-    def _lookup(self, kid: str | None) -> jwt.PyJWK | None:
-        if kid is None:
-            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
-        return self._keys.get(kid)
+def _lookup(keys: dict[str | None, jwt.PyJWK], kid: str | None) -> jwt.PyJWK | None:
+    if kid is None:
+        return next(iter(keys.values())) if len(keys) == 1 else None
+    return keys.get(kid)
 
 
 FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "crit")
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 def decode_rs256(
@@ -226,8 +298,9 @@ def decode_rs256(
     """Verify an RS256 JWT signed by the tenant and return its claims (raises TokenError).
 
     Refuses every algorithm but RS256, and headers that point at other keys (`jku`, `x5u`,
-    `jwk`) or demand extensions we do not implement (`crit`). `exp`, `iat` and `nbf` are checked
-    with `leeway` seconds of clock skew; `iat` may not be in the future.
+    `jwk`) or demand extensions we do not implement (`crit`). `exp`, `iat` and `nbf` must be
+    JSON numbers when present and are checked with `leeway` seconds of clock skew; `iat` may not
+    be in the future. `require` names the claims that must be present.
     """
     try:
         header = jwt.get_unverified_header(token)
@@ -254,10 +327,21 @@ def decode_rs256(
         )
     except jwt.PyJWTError as exc:
         raise TokenError(f"the token is invalid ({type(exc).__name__})") from exc
+    # PyJWT compares int(value): it takes "1999999999" and true for times. JSON numbers only.
+    for name in TIME_CLAIMS:
+        if name in claims and not _is_number(claims[name]):
+            raise TokenError(f"the token's {name} is not a number")
     iat = claims.get("iat")
-    if not isinstance(iat, int | float) or isinstance(iat, bool) or iat > time.time() + leeway:
+    if not _is_number(iat) or iat > time.time() + leeway:
         raise TokenError("the token's iat is missing, not a number, or in the future")
     return claims
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number: an int or a finite float, not a bool (which Python counts as an int)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def validate_id_token(

@@ -65,18 +65,22 @@ class ToDoClient:
             body = {"description": description}
             if owner is not None:
                 body["owner"] = owner
+        # A create carries a new Idempotency-Key: sent again (below, or by whoever reruns a
+        # request they are unsure about) it cannot make a second item. The retry keeps it.
+        extra = {"Idempotency-Key": str(uuid.uuid4())} if operation.method == "POST" else {}
         token, cached = self._tokens.acquire()
-        response = self._send(operation, url, token, body)
+        response = self._send(operation, url, token, body, extra)
         if response.status_code == 401 and cached:
             # The API refused a token from the cache file (revoked, keys rotated...): the
             # request was not carried out, so drop the token and try once with a fresh one.
             self._tokens.invalidate()
             token, _ = self._tokens.acquire()
-            response = self._send(operation, url, token, body)
+            response = self._send(operation, url, token, body, extra)
         return self._answer(op, operation, response, item_id, token)
 
     def _send(
-        self, operation: Operation, url: str, token: str, body: dict[str, str] | None
+        self, operation: Operation, url: str, token: str, body: dict[str, str] | None,
+        extra: dict[str, str],
     ) -> requests.Response:
         try:
             return self._http.request(
@@ -88,6 +92,7 @@ class ToDoClient:
                     "Accept": "application/json",
                     # The API logs it and echoes it: a failure message names it for its logs.
                     "X-Request-ID": uuid.uuid4().hex,
+                    **extra,
                 },
             )
         except requests.exceptions.ReadTimeout as exc:
@@ -123,7 +128,7 @@ class ToDoClient:
             raise DaemonError(f"item {item_id} not found (404)")
         if status == 404:
             raise DaemonError(f"the API has nothing at {self._endpoint} (404); check API_ENDPOINT")
-        if status == 400:
+        if status in (400, 409):
             raise DaemonError(f"the API rejected the request: {_problem(response)}")
         sent = response.request.headers.get("X-Request-ID")  # typed str | bytes; ours is str
         request_id = response.headers.get("X-Request-ID") or (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,11 @@ def backend_api(
         return api_server_factory()
     url = new_database(request.getfixturevalue("postgres_url"))
     return api_server_factory(DATABASE_URL=url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database for several API processes to share: a SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    return new_database(request.getfixturevalue("postgres_url"))

@@ -116,10 +116,23 @@ ATTACKS: dict[str, Callable[[Ctx], str]] = {
     "iat in the future": lambda c: c.sign(iat=int(time.time()) + 3600),
     "missing iat": lambda c: c.sign(iat=REMOVE),
     "non-numeric iat": lambda c: c.sign(iat="now"),
+    "missing nbf": lambda c: c.sign(nbf=REMOVE),
+    "exp as a string of digits": lambda c: c.sign(exp=str(int(time.time()) + 600)),
+    "nbf as a string of digits": lambda c: c.sign(nbf=str(int(time.time()) - 60)),
+    "nbf as true": lambda c: c.sign(nbf=True),
+    "nbf as false": lambda c: c.sign(nbf=False),
     "neither scp nor roles": lambda c: c.sign(scp=REMOVE, roles=REMOVE),
     "empty scp": lambda c: c.sign(scp=""),
     "scp not a string": lambda c: c.sign(scp=["ToDoList.ReadWrite"]),
     "roles not a list": lambda c: c.sign(scp=REMOVE, roles="ToDoList.ReadWrite.All"),
+    "scp null beside roles": lambda c: c.sign(scp=None, roles=[READWRITE]),
+    "roles null beside scp": lambda c: c.sign(roles=None),
+    "an app token without azp": lambda c: c.forger.sign(
+        c.forger.claims(c.tokens.app(READ_ALL).token, azp=REMOVE)
+    ),
+    "an app token whose azp is not a client id": lambda c: c.forger.sign(
+        c.forger.claims(c.tokens.app(READ_ALL).token, azp="daemon")
+    ),
     "unknown idtyp": lambda c: c.sign(idtyp="device"),
     "v1.0 token": lambda c: c.sign(ver="1.0"),
     "missing ver": lambda c: c.sign(ver=REMOVE),

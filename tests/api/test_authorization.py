@@ -158,6 +158,26 @@ def test_an_app_token_without_idtyp_is_still_an_app(world: World, tokens: Tokens
     assert {world.items["alice"]["id"], world.items["bob"]["id"]} <= ids(resp)
 
 
+def test_a_user_token_with_roles_and_no_scp_gets_no_app_powers(
+    world: World, tokens: Tokens, forger: Forger
+) -> None:
+    """Without idtyp, only a token without scp whose oid is its sub is an app: a user's token
+    (its sub is pairwise, not its oid) stays a user's even when it carries app roles only."""
+    alice = tokens.user("alice", READ, READWRITE)
+    claims = forger.claims(alice.token, scp=REMOVE, roles=[READ_ALL, READWRITE_ALL])
+    assert "idtyp" not in claims
+    assert claims["sub"] != claims["oid"]
+    token = forger.sign(claims)
+    for method, body in (("GET", None), ("POST", {"description": "as an app?"})):
+        resp = world.api.request(method, "/api/todolist", token, json=body)
+        assert resp.status_code == 403, resp.text
+        assert resp.headers["WWW-Authenticate"].startswith('Bearer error="insufficient_scope"')
+    resp = world.api.request("GET", f"/api/todolist/{world.items['bob']['id']}", token)
+    assert resp.status_code == 403
+    everything = world.call("app_read", "GET").json()
+    assert all(item["description"] != "as an app?" for item in everything)
+
+
 def test_roles_decide_for_apps_and_scopes_for_users(
     world: World, tokens: Tokens, forger: Forger
 ) -> None:

@@ -8,11 +8,8 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 
-import pytest
-
 from common.http import HttpClient
 from tests.api.tokens import READWRITE_ALL, Tokens
-from tests.fixtures.databases import new_database
 
 WORKERS = 4
 ITEMS_PER_WORKER = 12
@@ -58,13 +55,6 @@ def _work(args: tuple[int, list[str], str, str, str, int]) -> dict:
             expected[item_id] = text
     http.close()
     return {"statuses": statuses, "expected": expected, "shared_writes": shared_writes}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_database(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'shared.sqlite'}"
-    return new_database(request.getfixturevalue("postgres_url"))
 
 
 def test_concurrent_writers_lose_and_duplicate_nothing(

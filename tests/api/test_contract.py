@@ -150,11 +150,12 @@ def test_the_maximum_description_length_is_enforced(api: ApiServer, tokens: Toke
     item = create(api, alice.token, longest)
     assert item["description"] == longest
     too_long = {"description": "x" * (MAX_DESCRIPTION_LENGTH + 1)}
+    message = "Type a description of up to 500 characters; this one has 501."
     assert_problem(
-        api.request("POST", "/api/todolist", alice.token, json=too_long), 400, "longer than 500"
+        api.request("POST", "/api/todolist", alice.token, json=too_long), 400, message
     )
     put = api.request("PUT", f"/api/todolist/{item['id']}", alice.token, json=too_long)
-    assert_problem(put, 400, "longer than 500")
+    assert_problem(put, 400, message)
     assert api.request("GET", f"/api/todolist/{item['id']}", alice.token).json() == item
 
 
@@ -165,14 +166,14 @@ def test_the_maximum_description_length_is_enforced(api: ApiServer, tokens: Toke
         (b"", "not valid JSON"),
         (b"[1, 2]", "must be a JSON object"),
         (b'"text"', "must be a JSON object"),
-        (b"{}", "'description' is required"),
-        (b'{"description": null}', "'description' is required"),
-        (b'{"description": 7}', "'description' must be a string"),
-        (b'{"description": ["a"]}', "'description' must be a string"),
-        (b'{"description": ""}', "visible character"),
-        (b'{"description": "   \\t\\n"}', "visible character"),
-        (b'{"description": "a\\u0000b"}', "NUL"),
-        (b'{"description": "\\ud800"}', "not valid Unicode"),
+        (b"{}", "Type a description."),
+        (b'{"description": null}', "Type a description."),
+        (b'{"description": 7}', "The description must be text (a JSON string)."),
+        (b'{"description": ["a"]}', "The description must be text (a JSON string)."),
+        (b'{"description": ""}', "Type a description."),
+        (b'{"description": "   \\t\\n"}', "Type a description, not only spaces."),
+        (b'{"description": "a\\u0000b"}', "holds a NUL character, which cannot be kept"),
+        (b'{"description": "\\ud800"}', "a character that is not valid Unicode"),
         (b'{"description": "a", "DESCRIPTION": "b"}', "more than once"),
         (b"\xff\xfe", "not valid JSON"),
     ],
@@ -271,6 +272,11 @@ def test_health_and_openapi_need_no_token(api: ApiServer) -> None:
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     schema = spec["components"]["schemas"]["NewToDo"]["properties"]["description"]
     assert schema["maxLength"] == MAX_DESCRIPTION_LENGTH
+    create = spec["paths"]["/api/todolist"]["post"]
+    assert {"201", "400", "409", "413", "415", "422"} <= set(create["responses"])
+    (key,) = create["parameters"]
+    assert (key["name"], key["in"], key["required"]) == ("Idempotency-Key", "header", False)
+    assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (1, 255)
 
 
 def test_each_request_is_logged_once_with_its_request_id_and_never_the_token(

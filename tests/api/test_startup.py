@@ -50,6 +50,7 @@ def test_invalid_settings_are_named(tmp_path: Path) -> None:
         "CA_FILE": str(tmp_path / "missing-ca.pem"),
         "DATABASE_URL": "mysql://x/y",
         "JWKS_MIN_REFRESH_SECONDS": "soon",
+        "MAX_ITEMS_PER_OWNER": "0",
     }
     done = run_api(tmp_path, env)
     assert done.returncode == 2
@@ -59,6 +60,7 @@ def test_invalid_settings_are_named(tmp_path: Path) -> None:
         "CA_FILE must be a readable PEM file",
         "DATABASE_URL must be a sqlite:/// or postgresql:// URL",
         "JWKS_MIN_REFRESH_SECONDS must be a number of seconds",
+        "MAX_ITEMS_PER_OWNER must be a whole number of items (1 or more)",
     ):
         assert text in done.stderr
     assert "Traceback" not in done.stderr

@@ -1,11 +1,25 @@
-"""The to-do store on SQLite and on PostgreSQL (the same tests for both)."""
+"""The to-do store on SQLite and on PostgreSQL (the same tests for both): items, the limit per
+owner, idempotency keys and their expiry."""
 
+import hashlib
 import uuid
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from api.storage import DEMO_ITEMS, ToDoStore, make_engine
+from api.storage import (
+    DEMO_ITEMS,
+    IDEMPOTENCY_KEY_LIFETIME,
+    PURGE_INTERVAL,
+    IdempotencyKey,
+    IdempotencyRow,
+    KeyReused,
+    ToDoStore,
+    TooManyItems,
+    make_engine,
+)
 
 ALICE = str(uuid.uuid4())
 BOB = str(uuid.uuid4())
@@ -82,4 +96,61 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    store.engine.dispose()
+
+
+def _key(key: str, body: str = "same body", caller: str = f"user:{ALICE}") -> IdempotencyKey:
+    return IdempotencyKey(caller, key, hashlib.sha256(body.encode()).hexdigest())
+
+
+def _kept_keys(store: ToDoStore) -> set[str]:
+    with Session(store.engine) as session:
+        return set(session.scalars(select(IdempotencyRow.idempotency_key)))
+
+
+def test_idempotency_keys_expire_after_24_hours_and_are_purged_every_few_minutes(
+    database_url: str,
+) -> None:
+    """The clock is the store's own (Unix seconds): time passes without waiting for it."""
+    now = [1_000_000.0]
+    store = ToDoStore(make_engine(database_url), clock=lambda: now[0])
+    store.create_schema()
+    day = IDEMPOTENCY_KEY_LIFETIME
+
+    first = store.create(ALICE, "a", _key("k1"))  # the first create also purges (nothing yet)
+    now[0] += 100
+    second = store.create(ALICE, "b", _key("k2"))
+    now[0] += 100
+    store.create(ALICE, "c", _key("k4"))
+    assert store.create(ALICE, "a", _key("k1")) == first  # within the day: the first item
+    with pytest.raises(KeyReused):
+        store.create(ALICE, "a", _key("k1", body="another body"))
+
+    now[0] = 1_000_000 + day + 50  # k1 has expired; the last purge was long ago: one is due
+    store.create(ALICE, "d", _key("k3"))
+    assert _kept_keys(store) == {"k2", "k3", "k4"}
+
+    now[0] += 200  # k2 and k4 have expired too, but the last purge was 200 s ago
+    again = store.create(ALICE, "b", _key("k2"))
+    assert again != second  # an expired key starts afresh (its old row is replaced)
+    assert _kept_keys(store) == {"k2", "k3", "k4"}  # k4 expired, not purged yet
+    assert store.create(ALICE, "b", _key("k2")) == again
+
+    now[0] += PURGE_INTERVAL - 200  # the interval since the last purge has passed
+    store.create(ALICE, "e", _key("k5"))
+    assert _kept_keys(store) == {"k2", "k3", "k5"}
+    assert len(store.list(ALICE)) == 6
+    store.engine.dispose()
+
+
+def test_the_owner_limit_counts_only_that_owners_items(database_url: str) -> None:
+    store = ToDoStore(make_engine(database_url), max_items_per_owner=2)
+    store.create_schema()
+    store.create(ALICE, "1")
+    store.create(ALICE, "2")
+    with pytest.raises(TooManyItems) as full:
+        store.create(ALICE, "3")
+    assert (full.value.count, full.value.limit) == (2, 2)
+    assert store.create(BOB, "1").owner == BOB
+    assert len(store.list(ALICE)) == 2
     store.engine.dispose()
