@@ -15,7 +15,13 @@ from devtenant.app import Config, create_app
 from tests.devtenant.helpers import REDIRECT_URI, sign_in, validate
 from tests.support.ports import free_port
 
-PRIVATE_FILES = ("ca-key.pem", "server-key.pem", "signing-keys.json", "registrations.json")
+PRIVATE_FILES = (
+    "ca-key.pem",
+    "server-key.pem",
+    "signing-keys.json",
+    "registrations.json",
+    "admin-token",
+)
 
 
 def devtenant(*args: str) -> subprocess.CompletedProcess[str]:
@@ -167,11 +173,19 @@ def test_admin_endpoints_answer_loopback_only(tmp_path):
     app = create_app(Config(data_dir=tmp_path / "data"))
     client = app.test_client()
     base = "https://localhost:44360"
+    token = app.extensions["devtenant"].store.admin_token
+    headers = {"Authorization": f"Bearer {token}"}
     remote = client.get(
-        "/_admin/counts", base_url=base, environ_base={"REMOTE_ADDR": "203.0.113.7"}
+        "/_admin/counts",
+        base_url=base,
+        headers=headers,
+        environ_base={"REMOTE_ADDR": "203.0.113.7"},
     )
     assert remote.status_code == 403
-    local = client.get("/_admin/counts", base_url=base, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert "only requests from this machine" in remote.get_json()["error_description"]
+    local = client.get(
+        "/_admin/counts", base_url=base, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+    )
     assert local.status_code == 200
     assert local.get_json()["token"]["client_credentials"] == 0
 
