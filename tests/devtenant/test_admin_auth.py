@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from common.process import ServerProcess, http_ready
 from devtenant.admin import TenantAdmin
 from tests.support.ports import free_port
-from tests.support.servers import ServerProcess, http_ready
 
 RESET = "_admin/counts/reset"
 
@@ -169,7 +170,7 @@ def test_the_tenants_own_origin_is_accepted(counted, http, name, value):
 def test_the_first_start_creates_a_private_random_token_that_works(tmp_path, tenant):
     data_dir = tmp_path / "fresh"
     port = free_port()
-    args = ["-m", "devtenant", "--data-dir", str(data_dir), "--port", str(port)]
+    args = [sys.executable, "-m", "devtenant", "--data-dir", str(data_dir), "--port", str(port)]
     args += ["--pages-port", str(free_port())]
     with ServerProcess(args, tmp_path / "tenant.log", _ready_once_created(data_dir, port)):
         token_file = data_dir / "admin-token"
