@@ -189,7 +189,7 @@ class Runner:
         log(f"work directory {self.workdir}")
         self.tenant = start_tenant(self.workdir)
         self.processes.append(self.tenant.process)
-        self.admin = TenantAdmin(self.tenant.https_url, self.tenant.ca_file)
+        self.admin = TenantAdmin(self.tenant.https_url, self.tenant.data_dir)
         self.api = start_api(self.tenant, self.workdir, self.args.api_workers,
                              self.args.api_threads)
         self.processes.append(self.api.process)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from common.http import HttpClient
+from devtenant.store import ADMIN_TOKEN_FILE, CA_FILE
 
 
 class TenantAdminError(Exception):
@@ -15,16 +18,23 @@ class TenantAdmin:
     """Drive a running local tenant from tests: counters, faults, lifetimes, users, clients
     (added, deleted, secrets expired).
 
-    `base_url` is the tenant's https origin (e.g. https://localhost:44360); `ca_file` is the
-    tenant's CA (`<data-dir>/ca.pem`).
+    `base_url` is the tenant's https origin (e.g. https://localhost:44360); `data_dir` is its
+    data directory, where the tenant's first start put the CA this client trusts (`ca.pem`)
+    and the admin token it sends as `Authorization: Bearer` (`admin-token`). A data
+    directory without them raises FileNotFoundError.
     """
 
-    def __init__(self, base_url: str, ca_file: str) -> None:
+    def __init__(self, base_url: str, data_dir: str | os.PathLike[str]) -> None:
+        data = Path(data_dir)
+        token = (data / ADMIN_TOKEN_FILE).read_text().strip()
         self.base_url = base_url.rstrip("/")
-        self.http = HttpClient(ca_file=str(ca_file))
+        self.http = HttpClient(ca_file=str(data / CA_FILE))
+        self.http.headers["Authorization"] = f"Bearer {token}"
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        resp = self.http.request(method, f"{self.base_url}/_admin/{path}", json=body)
+        # Every call but a GET sends a JSON body (the endpoints refuse any other kind).
+        payload = None if method == "GET" else (body if body is not None else {})
+        resp = self.http.request(method, f"{self.base_url}/_admin/{path}", json=payload)
         if resp.status_code >= 400:
             raise TenantAdminError(f"{resp.status_code}: {resp.text}")
         return resp.json()

@@ -1,34 +1,128 @@
-"""Test controls (https port, loopback only): counters, faults, lifetimes, users, clients.
+"""Test controls (https port): counters, faults, lifetimes, users, clients.
+
+Every request must come from this machine (loopback), carry `Authorization: Bearer <token>`
+with the token the data directory holds (`admin-token`, 0600, created at the tenant's first
+start), send any body as `application/json`, and not be a browser's cross-origin request (an
+`Origin` other than the tenant's own, or `Sec-Fetch-Site: cross-site`/`same-site`). Each
+refusal is a JSON error naming what was wrong.
 
 Wrapped for Python callers by `devtenant.admin.TenantAdmin`.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from devtenant.store import UserExists
+from devtenant.store import ADMIN_TOKEN_FILE, UserExists
 
 if TYPE_CHECKING:
     from devtenant.app import Tenant
 
 bp = Blueprint("admin", __name__, url_prefix="/_admin")
 
+# Methods without a body; every other one must send application/json.
+BODYLESS_METHODS = frozenset({"GET", "HEAD"})
+# A browser's own word that the page that sent the request is on another site.
+FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
+
 
 @bp.before_request
-def loopback_only() -> None:
+def guard() -> ResponseReturnValue | None:
+    """Refuse a request that is not from this machine, from a browser page of another origin,
+    without the admin token, or with a body that is not JSON (in that order)."""
     if request.scheme != "https":
         abort(404)
+    if not _from_loopback():
+        return _refused(
+            403, "forbidden", "the admin endpoints answer only requests from this machine"
+        )
+    foreign = _foreign_browser_request()
+    if foreign:
+        return _refused(403, "forbidden", foreign)
+    token = _bearer_token()
+    if token is None:
+        return _refused(
+            401,
+            "unauthorized",
+            f"the admin endpoints need 'Authorization: Bearer <token>' with the token in "
+            f"{_token_file()}",
+            'Bearer realm="devtenant-admin"',
+        )
+    if not hmac.compare_digest(token.encode(), _tenant().store.admin_token.encode()):
+        return _refused(
+            401,
+            "unauthorized",
+            f"the bearer token is not this tenant's admin token (the one in {_token_file()})",
+            'Bearer realm="devtenant-admin", error="invalid_token"',
+        )
+    if request.method not in BODYLESS_METHODS and request.mimetype != "application/json":
+        sent = request.mimetype or "no Content-Type"
+        return _refused(
+            415,
+            "unsupported_media_type",
+            f"the admin endpoints accept only application/json bodies, not {sent}",
+        )
+    return None
+
+
+def _refused(status: int, error: str, message: str, challenge: str | None = None) -> Response:
+    response = jsonify({"error": error, "error_description": message})
+    response.status_code = status
+    if challenge is not None:
+        response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+def _from_loopback() -> bool:
     try:
-        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:
-        loopback = False
-    if not loopback:
-        abort(403)
+        return False
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of an origin, with the scheme's default port made explicit."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:  # not a number
+        port = None
+    return parts.scheme, (parts.hostname or ""), port
+
+
+def _foreign_browser_request() -> str | None:
+    """Why the request comes from a browser page on another origin, or None when it does not.
+
+    Clients that are not browsers send neither header. A page on any other origin (another
+    port of localhost included, the tenant's own sign-in pages too) is refused even with the
+    token: such a page must never drive the tenant.
+    """
+    own = _tenant().store.https_url
+    origin = request.headers.get("Origin")
+    if origin is not None and _origin(origin) != _origin(own):
+        return f"a browser request from the origin {origin!r} is refused (only {own} may call)"
+    site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+    if site in FOREIGN_FETCH_SITES:
+        return f"a browser request from another site (Sec-Fetch-Site: {site}) is refused"
+    return None
+
+
+def _bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+def _token_file() -> str:
+    return str(_tenant().store.dir / ADMIN_TOKEN_FILE)
 
 
 def _tenant() -> Tenant:
@@ -37,8 +131,6 @@ def _tenant() -> Tenant:
 
 def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
-    if body is None:
-        body = {}
     if not isinstance(body, dict):
         abort(400, "the body must be a JSON object")
     return body

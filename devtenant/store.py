@@ -30,6 +30,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 44360
 DEFAULT_PAGES_PORT = 44361
 DEFAULT_DATA_DIR = "instance/devtenant"
+CA_FILE = "ca.pem"  # in the data directory: the local CA every client trusts
+# In the data directory (0600): the bearer token of the admin endpoints. A file name, not a secret.
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105
 WEB_REDIRECT_URIS = ["http://localhost:3000/auth/redirect"]
 WEB_POST_LOGOUT_URIS = ["http://localhost:3000/"]
 API_SCOPES = ["ToDoList.Read", "ToDoList.ReadWrite"]
@@ -114,6 +117,7 @@ class TenantStore:
             self.registrations = self._registrations()
             self._signing_keys()
             self.secret_key = self._secret("flask-secret-key")
+            self.admin_token = self._secret(ADMIN_TOKEN_FILE)
             users_db = self.dir / "users.sqlite"
             if not users_db.exists():
                 pki.write_private(users_db, b"")  # password hashes: owner-only from the start
@@ -155,7 +159,7 @@ class TenantStore:
 
     @property
     def ca_file(self) -> Path:
-        return self.dir / "ca.pem"
+        return self.dir / CA_FILE
 
     @property
     def server_cert_file(self) -> Path:
