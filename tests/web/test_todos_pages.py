@@ -105,8 +105,8 @@ def test_description_with_html_is_shown_as_text(todo_web: WebServer, sign_in) ->
 @pytest.mark.parametrize(
     ("typed", "message"),
     [
-        ("   ", "must contain a visible character"),
-        ("x" * 501, "longer than 500 characters"),
+        ("   ", "Type a description, not only spaces."),
+        ("x" * 501, "Type a description of up to 500 characters; this one has 501."),
     ],
 )
 def test_api_refusal_is_shown_next_to_the_field_with_the_text_kept(
@@ -129,7 +129,7 @@ def test_edit_refusal_keeps_the_text(todo_web: WebServer, sign_in) -> None:
     item = items_of(user)[0]
     resp = user.post_form(f"/todos/{item['id']}/edit", {"description": "x" * 600})
     assert resp.status_code == 400
-    assert "longer than 500 characters" in resp.text
+    assert "Type a description of up to 500 characters; this one has 600." in resp.text
     assert box_value(resp.text, "todo-edit-description") == "x" * 600
     assert items_of(user)[0]["description"] == "Call mum"
 
