@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import redis
@@ -81,6 +82,14 @@ class RedisSessions(_StoreAware, RedisSessionInterface):
 
 
 class FileSessions(_StoreAware, CacheLibSessionInterface):
+    def _retrieve_session_data(self, store_id: str) -> Any:
+        """cachelib answers None for a session it cannot read, as for one that is not there:
+        a store whose directory is gone must not sign everyone out without a word."""
+        data = self.cache.get(store_id)
+        if data is None and not os.path.isdir(self.cache._path):
+            raise OSError(f"the session directory {self.cache._path} is missing")
+        return data
+
     def _upsert_session(self, session_lifetime: Any, session: Any, store_id: str) -> None:
         """cachelib's file store reports a failed write by returning False: make it an error."""
         written = self.cache.set(

@@ -10,7 +10,9 @@ swept, and a sign-out that races a refresh leaves no token cache behind.
 from __future__ import annotations
 
 import dataclasses
+import html
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -28,6 +30,7 @@ from tests.fixtures.web import LiveWeb
 from tests.support.person import Person
 from tests.support.redis_server import RedisServer
 from tests.support.sessions import session_exists, token_key
+from tests.web.upstreams import RelayServer
 
 FLOOD = 10_000
 PENDING_LIMIT = 300
@@ -324,3 +327,36 @@ def wait_for_a_waiter(lock_file: Path, timeout: float = 30.0) -> None:
                 return
         time.sleep(0.01)
     raise AssertionError(f"nobody waited for {lock_file}")
+
+
+def test_a_saved_item_whose_session_then_fails_says_so_and_a_resend_adds_nothing(
+    web_settings: dict[str, str], api_server: Any, tmp_path: Path, tenant: Any
+) -> None:
+    repairs: list[Callable[[], None]] = []
+    web = LiveWeb(web_settings, tmp_path / "web")  # its API URL is set below, to the relay
+    breaks_the_sessions = lambda: repairs.append(break_dir(web.config.session_dir))  # noqa: E731
+    with RelayServer(api_server.base, tenant.ca_file, breaks_the_sessions) as relay:
+        web.config = dataclasses.replace(web.config, todolist_api_url=relay.url)
+        web.app = create_app(web.config)
+        with web:
+            person = Person(web.url, tenant.ca_file)
+            person.sign_in(tenant.add_user())
+            key = re.search(r'name="idempotency_key" value="([0-9a-f]{32})"',
+                            person.get("/todos").text)
+            assert key, "the add form carries an idempotency key"
+            typed = {"description": "Walk the dog", "idempotency_key": key.group(1)}
+            # The API adds the item; then the session store fails before the answer is written.
+            saved = person.post_form("/todos", typed, csrf_token=person.csrf_token("/todos"))
+            repairs.pop()()
+            assert saved.status_code == 503
+            text = html.unescape(saved.text)
+            assert "“Walk the dog” was saved" in text
+            assert "Do not send it again" in text
+            # Sent again anyway (back button, resubmit): the API knows the key, and so the
+            # relay's second break is repaired before anything reads the sessions.
+            again = person.post_form("/todos", typed, csrf_token=person.csrf_token("/todos"))
+            repairs.pop()()
+            listed = re.findall(r'<span class="todo-description">([^<]*)</span>',
+                                person.get("/todos").text)
+    assert again.status_code == 503  # the second break: its write failed too, nothing added
+    assert listed == ["Walk the dog"]

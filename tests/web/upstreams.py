@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import requests
 
 
 class HangingServer:
@@ -106,6 +109,62 @@ class ScriptedServer:
 
     def __exit__(self, *exc: object) -> None:
         self._release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class RelayServer:
+    """An HTTP server on 127.0.0.1 that relays every request to the real API at `target`
+    (its https origin, trusting `ca_file`) and, once the API has answered a POST, calls
+    `after_post()` before passing the answer on: something can go wrong at exactly the
+    moment the API has already changed data.
+    """
+
+    def __init__(self, target: str, ca_file: str, after_post: Callable[[], None]) -> None:
+        self.after_post = after_post
+        http = requests.Session()
+        http.trust_env = False
+        http.verify = ca_file
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _relay(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                answer = http.request(self.command, target + self.path, data=data,
+                                      headers=headers, allow_redirects=False, timeout=30)
+                if self.command == "POST":
+                    outer.after_post()
+                self.send_response(answer.status_code)
+                for name in ("Content-Type", "Location"):
+                    if name in answer.headers:
+                        self.send_header(name, answer.headers[name])
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _relay
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/todolist"
+
+    def __enter__(self) -> RelayServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
