@@ -1,12 +1,13 @@
 """The JSON proxy: the ToDoList API's operations for browser code, on the web app's own origin.
 
-`GET/POST /api/todolist`, `GET/PUT/DELETE /api/todolist/<id>` forward to the API with the
-signed-in user's token (read scope for GET, write scope otherwise) and answer with the API's
-JSON and status. The browser authenticates with its session cookie; writes also need the CSRF
-token in the `X-CSRFToken` header. Failures are `application/problem+json` (RFC 9457): 401 when
-signed out or a sign-in is needed (never a redirect: scripts cannot follow one to a sign-in
-page), 403 without consent, the API's own 4xx answer, 5xx when the tenant or the API cannot be
-used. Tokens never appear in any answer.
+`GET/POST /api/todolist`, `GET/PUT/DELETE /api/todolist/<id>` (`<id>` a positive whole number;
+anything else is a 404 without a call) forward to the API with the signed-in user's token (read
+scope for GET, write scope otherwise) and answer with the API's JSON and status. The browser
+authenticates with its session cookie; writes also need the CSRF token in the `X-CSRFToken`
+header. Failures are `application/problem+json` (RFC 9457): 401 when signed out or a sign-in is
+needed (never a redirect: scripts cannot follow one to a sign-in page), 403 without consent,
+the API's own 4xx answer, 5xx when the tenant or the API cannot be used. Tokens never appear in
+any answer.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def failed(failure: Failure) -> Response:
                    request_id=request_id())
 
 
-def _forward(method: str, item_id: str | None = None) -> Response:
+def _forward(method: str, item_id: int | None = None) -> Response:
     data = None
     if method in ("POST", "PUT"):
         data = request.get_data(cache=False)[: MAX_BODY_BYTES + 1]
@@ -94,7 +95,9 @@ def _success(result: ApiResult) -> Response:
         return Response(status=result.status)
     # The API's JSON as it sent it (parsed once already, so it is JSON): no re-encoding.
     resp = Response(result.raw, status=result.status, mimetype="application/json")
-    if result.status == 201 and isinstance(result.body, dict) and "id" in result.body:
+    if result.status == 201 and isinstance(result.body, dict) and isinstance(
+        result.body.get("id"), int
+    ):
         resp.headers["Location"] = url_for("proxy.item", item_id=result.body["id"])
     return resp
 
@@ -109,6 +112,8 @@ def collection() -> Response:
     return _forward(_method())
 
 
-@bp.route("/<item_id>", methods=["GET", "PUT", "DELETE"])
-def item(item_id: str) -> Response:
+# Only a positive whole number is an item id: `.`, `..`, `abc`, `0`, `-1` or `1.5` are 404 here,
+# without a call (forwarded, a dot segment could name another path of the API).
+@bp.route("/<int(min=1):item_id>", methods=["GET", "PUT", "DELETE"])
+def item(item_id: int) -> Response:
     return _forward(_method(), item_id)

@@ -1,12 +1,20 @@
-"""The JSON proxy /api/todolist: routes, statuses, the CSRF rule, and no tokens in answers."""
+"""The JSON proxy /api/todolist: routes, statuses, the CSRF rule, item ids, and no tokens in
+answers."""
 
 from __future__ import annotations
+
+import http.client
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
+from app import SESSION_COOKIE
 from tests.fixtures.todos import WebServer
+from tests.fixtures.web import LiveWeb
 from tests.support.person import Person
+from tests.web.upstreams import ScriptedServer
 
 pytestmark = pytest.mark.usefixtures("running_todo_api")
 
@@ -109,8 +117,6 @@ def test_the_apis_own_refusals_are_passed_on(todo_web: WebServer, sign_in) -> No
         ("POST", "/api/todolist", {"json": {"description": "   "}}, 400),
         ("POST", "/api/todolist", {"data": b"{not json"}, 400),
         ("POST", "/api/todolist", {"json": {"description": "x" * 501}}, 400),
-        ("PUT", "/api/todolist/abc", {"json": {"description": "x"}}, 400),
-        ("GET", "/api/todolist/abc", {}, 400),
         ("DELETE", "/api/todolist/999999", {}, 404),
     ]
     for method, path, kwargs, status in cases:
@@ -145,3 +151,48 @@ def test_oversized_body_is_refused(todo_web: WebServer, sign_in) -> None:
     assert resp.status_code == 413
     assert resp.headers["Content-Type"].startswith("application/problem+json")
     assert json_call(user, "GET", "/api/todolist").json() == []
+
+
+NOT_ITEM_IDS = [".", "..", "abc", "0", "-1", "1.5", "%2e%2e", "1%2f..", "07x"]
+
+
+def raw_request(
+    web: LiveWeb, user: Person, csrf: str, method: str, path: str
+) -> tuple[int, Any, str]:
+    """`method path` sent as written (an HTTP library would resolve `.` and `..` first)."""
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=30)
+    try:
+        conn.request(method, path, headers={
+            "Host": f"localhost:{web.port}", "Cookie": f"{SESSION_COOKIE}={user.session_id}",
+            "X-CSRFToken": csrf,
+        })
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Content-Type"), resp.read().decode()
+    finally:
+        conn.close()
+
+
+def test_only_positive_whole_numbers_reach_the_api_as_item_ids(
+    web_settings: dict[str, str], tenant: Any, tmp_path: Path
+) -> None:
+    item = {"id": 7, "description": "Water plants"}
+    with (
+        ScriptedServer(200, item, "application/json") as api,
+        LiveWeb({**web_settings, "TODOLIST_API_URL": api.url}, tmp_path) as web,
+    ):
+        user = Person(web.url, tenant.ca_file, tenant.add_user()).sign_in_to("/")
+        csrf = user.csrf_token("/")  # the home page asks nothing of the API
+        for item_id in NOT_ITEM_IDS:
+            for method in ("GET", "PUT", "DELETE"):
+                status, ctype, body = raw_request(
+                    web, user, csrf, method, f"/api/todolist/{item_id}"
+                )
+                assert (status, ctype) == (404, "application/problem+json"), (
+                    method, item_id, body,
+                )
+        assert api.requests == []
+        status, _, body = raw_request(web, user, csrf, "GET", "/api/todolist/7")
+        assert status == 200, body
+    assert [(method, path) for method, path, _, _ in api.requests] == [
+        ("GET", "/api/todolist/7")
+    ]
