@@ -140,6 +140,7 @@ class Config:
     signin_pending_limit: int = 10_000
     session_absolute_hours: float = 12.0
     session_idle_minutes: float = 120.0
+    readyz_cache_seconds: float = 5.0
 
     @staticmethod
     def _session_limits(r: SettingsReader) -> dict[str, Any]:
@@ -259,6 +260,10 @@ class Config:
             expect="the number of proxies in front of the app whose X-Forwarded-* headers to "
             "trust (0-10; 0: none)",
         )
+        readyz_cache = r.get(
+            "READYZ_CACHE_SECONDS", default=5.0, parse=float, check=lambda v: 0 <= v <= 300,
+            expect="the seconds (0-300) a /readyz result is reused for",
+        )
         secret = r.get("SESSION_SECRET")
         if secret is not None and len(secret) < 32:
             r.problem("SESSION_SECRET must be at least 32 characters (or leave it out)")
@@ -292,4 +297,5 @@ class Config:
             redis_url=redis_url,
             trusted_proxy_hops=hops,
             **limits,
+            readyz_cache_seconds=readyz_cache,
         )

@@ -159,7 +159,7 @@ def create_app(config: Config | None = None) -> Flask:
     security.csrf.exempt(proxy.bp)
     for blueprint in (pages.bp, auth.bp, todos.bp, proxy.bp, health.bp):
         app.register_blueprint(blueprint)
-    health.init_app(app)
+    health.init_app(app, stores.sessions)
     ratelimit.init_app(app, config)
     doctor.init_app(app)
     return app

@@ -34,7 +34,10 @@ def test_redis_down_gives_503_and_readyz_fails_then_service_resumes(
     prod_web_settings_with_api: dict[str, str], redis_server: RedisServer, tenant: Any,
     tmp_path: Path,
 ) -> None:
-    settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
+    # Every /readyz checks again: the test follows Redis going and coming back.
+    settings = {
+        **prod_web_settings_with_api, "REDIS_URL": redis_server.url, "READYZ_CACHE_SECONDS": "0",
+    }
     with GunicornWeb(settings, tmp_path) as web:
         browser = Person(web.url, tenant.ca_file)
         ready = browser.get("/readyz")
