@@ -8,6 +8,7 @@ reported in one `common.settings.SettingsError` at start-up, never as a tracebac
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,18 @@ def _rate_limit(value: Any) -> bool:
     return True
 
 
+# A host name or IPv4 address, or an IPv6 address in brackets, with an optional port.
+_TRUSTED_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::\d{1,5})?")
+
+
+def _trusted_hosts(value: str) -> tuple[str, ...]:
+    """`todo.example.com, localhost:3000` as ("todo.example.com", "localhost:3000")."""
+    hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    if not hosts or not all(_TRUSTED_HOST.fullmatch(h) for h in hosts):
+        raise ValueError(value)
+    return hosts
+
+
 def _scope(value: Any) -> bool:
     text = str(value)
     return bool(text) and not any(c.isspace() for c in text)
@@ -140,6 +153,7 @@ class Config:
     signin_pending_limit: int = 10_000
     session_absolute_hours: float = 12.0
     session_idle_minutes: float = 120.0
+    trusted_hosts: tuple[str, ...] = ()
     readyz_cache_seconds: float = 5.0
 
     @staticmethod
@@ -260,6 +274,22 @@ class Config:
             expect="the number of proxies in front of the app whose X-Forwarded-* headers to "
             "trust (0-10; 0: none)",
         )
+        no_hosts: tuple[str, ...] = ()
+        trusted_hosts = r.get(
+            "TRUSTED_HOSTS", default=no_hosts, parse=_trusted_hosts,
+            expect="comma-separated host names the app answers to, each optionally with a port "
+            "(todo.example.com, localhost:3000)",
+        )
+        relative = [name for name, value in (("REDIRECT_URI", redirect_uri),
+                                             ("POST_LOGOUT_REDIRECT_URI", post_logout))
+                    if str(value).startswith("/")]
+        if relative and not r.is_set("TRUSTED_HOSTS"):
+            r.problem(
+                f"{' and '.join(relative)} {'is a path' if len(relative) == 1 else 'are paths'}"
+                ", which each request completes with the Host header it came with: set "
+                "TRUSTED_HOSTS to the host names the app answers to (todo.example.com), or "
+                "give an absolute URL"
+            )
         readyz_cache = r.get(
             "READYZ_CACHE_SECONDS", default=5.0, parse=float, check=lambda v: 0 <= v <= 300,
             expect="the seconds (0-300) a /readyz result is reused for",
@@ -297,5 +327,6 @@ class Config:
             redis_url=redis_url,
             trusted_proxy_hops=hops,
             **limits,
+            trusted_hosts=trusted_hosts,
             readyz_cache_seconds=readyz_cache,
         )

@@ -2,9 +2,9 @@
 
 Blueprints register their own handlers for `app.failures.Failure` (the to-do pages re-show the
 form with the typed text, the proxy answers problem+json, sign-in pages offer a new sign-in);
-what no blueprint handles lands here: 404, 405, CSRF refusals, any other `Failure`, and any
-other exception (500, logged with its trace, shown without details). Paths under `/api/` get
-problem+json, every other path an HTML page.
+what no blueprint handles lands here: 404, 405, CSRF refusals, a `Host` outside `TRUSTED_HOSTS`
+(400), any other `Failure`, and any other exception (500, logged with its trace, shown without
+details). Paths under `/api/` get problem+json, every other path an HTML page.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from app import messages
 from app.failures import Failure, log_safe
@@ -74,6 +74,18 @@ def _http_error(exc: HTTPException) -> Response:
     return error_page(status, Message(exc.name, text))
 
 
+def _untrusted_host(exc: SecurityError) -> Response:
+    """A `Host` outside `TRUSTED_HOSTS`: no address of this site can be built from it, so the
+    page is one of its own (the layout's links are built with `url_for`)."""
+    current_app.logger.info("refused a request for host %s (not in TRUSTED_HOSTS)",
+                            log_safe(request.headers.get("Host", ""), 100))
+    message = messages.HOST_NOT_SERVED
+    if wants_json():
+        return problem(400, message.title, message.text)
+    body = render_template("host_refused.html", title=message.title, message=message.text)
+    return Response(body, status=400, mimetype="text/html")
+
+
 def _csrf_error(exc: CSRFError) -> Response:
     current_app.logger.info("refused a request without a valid CSRF token: %s",
                             log_safe(exc.description))
@@ -95,6 +107,7 @@ def _unexpected(exc: Exception) -> Response:
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(SecurityError, _untrusted_host)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(Failure, _failure)
     app.register_error_handler(Exception, _unexpected)

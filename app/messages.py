@@ -161,6 +161,11 @@ NOT_FOUND = Message(
     "Page not found", "There is no page at this address. Check the link or start again."
 )
 NOT_ALLOWED = Message("Not allowed", "This page cannot be used that way.")
+HOST_NOT_SERVED = Message(
+    "This site is not served at this address",
+    "The address your browser asked for is not one this site answers to. Check the link, or "
+    "use the site's usual address.",
+)
 FORM_EXPIRED = Message(
     "This form has expired",
     "The form was not accepted because it came without this site's security token, or the "

@@ -62,6 +62,20 @@ class Tenant:
                     raise ProviderUnavailable.bad_answer(f"{url}: {exc}", "discovery") from exc
             return self._discovery
 
+    def page_origins(self) -> tuple[str, ...]:
+        """The origins of the tenant's pages a form of ours can lead the browser to.
+
+        Signing out is a form POST answered by a redirect to the `end_session_endpoint`, and a
+        to-do form may be answered by a redirect to sign in again (`authorization_endpoint`):
+        browsers hold those redirects to the page's CSP `form-action`. The origins come from
+        the discovery document when this process has it, else from the authority. Never
+        fetches: a response's headers must not wait for the tenant.
+        """
+        doc = self._discovery or {}
+        urls = [doc.get("end_session_endpoint"), doc.get("authorization_endpoint")]
+        origins = tuple(dict.fromkeys(filter(None, map(_origin, urls))))
+        return origins or tuple(filter(None, [_origin(self.config.authority)]))
+
     def keys(self) -> KeySet:
         doc = self.discovery()
         with self._lock:
@@ -100,3 +114,18 @@ class Tenant:
             raise ProviderUnavailable.bad_answer(
                 f"MSAL cannot use the tenant's configuration ({exc})", "discovery"
             ) from exc
+
+
+def _origin(url: object) -> str | None:
+    """`https://host[:port]` of an http(s) URL, else None."""
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a port number
+        return None
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}{port}"

@@ -92,7 +92,7 @@ def test_forwarded_headers_count_only_when_configured(
 ) -> None:
     relative = {
         "REDIRECT_URI": "/auth/redirect", "POST_LOGOUT_REDIRECT_URI": "/",
-        "WEB_CONCURRENCY": "1",
+        "TRUSTED_HOSTS": "localhost,todo.example.com", "WEB_CONCURRENCY": "1",
     }
     with GunicornWeb(prod_web_settings, tmp_path, **relative, TRUSTED_PROXY_HOPS="1") as proxied:
         resp = signin_answer(proxied, FORWARDED)

@@ -36,13 +36,37 @@ def test_proxies_are_not_trusted_unless_configured(tmp_path: Path) -> None:
 
 
 def test_redirect_uris_may_be_paths_but_not_other_hosts(tmp_path: Path) -> None:
-    config = load(tmp_path, REDIRECT_URI="/auth/redirect", POST_LOGOUT_REDIRECT_URI="/")
+    config = load(tmp_path, REDIRECT_URI="/auth/redirect", POST_LOGOUT_REDIRECT_URI="/",
+                  TRUSTED_HOSTS="todo.example.com,Localhost:3000")
     assert config.redirect_uri == "/auth/redirect"
+    assert config.trusted_hosts == ("todo.example.com", "localhost:3000")
     assert not config.secure_cookies  # decided per request
     assert load(tmp_path, REDIRECT_URI="https://todo.example.com/auth/redirect").secure_cookies
     for bad in ("//evil.example/auth/redirect", "auth/redirect", "ftp://x/"):
         with pytest.raises(SettingsError, match="REDIRECT_URI must be"):
             load(tmp_path, REDIRECT_URI=bad)
+
+
+@pytest.mark.parametrize(
+    ("paths", "named"),
+    [
+        ({"REDIRECT_URI": "/auth/redirect"}, "REDIRECT_URI is a path"),
+        ({"POST_LOGOUT_REDIRECT_URI": "/"}, "POST_LOGOUT_REDIRECT_URI is a path"),
+        ({"REDIRECT_URI": "/auth/redirect", "POST_LOGOUT_REDIRECT_URI": "/"},
+         "REDIRECT_URI and POST_LOGOUT_REDIRECT_URI are paths"),
+    ],
+)
+def test_a_path_redirect_uri_needs_trusted_hosts(
+    tmp_path: Path, paths: dict[str, str], named: str
+) -> None:
+    """Without TRUSTED_HOSTS any Host header a client sends would build the address."""
+    with pytest.raises(SettingsError, match=f"{named}.*set TRUSTED_HOSTS") as refused:
+        load(tmp_path, **paths)
+    assert len(refused.value.problems) == 1
+    assert load(tmp_path, **paths, TRUSTED_HOSTS="todo.example.com").trusted_hosts == (
+        "todo.example.com",
+    )
+    assert load(tmp_path).trusted_hosts == ()  # absolute URIs: no Host builds anything
 
 
 def test_gunicorn_conf_ignores_forwarded_headers_and_redacts_its_log(
