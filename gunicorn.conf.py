@@ -15,7 +15,8 @@ fetch each. Raise THREADS (not WEB_CONCURRENCY) for more concurrent slow calls.
 
 Logging: Gunicorn's access log is off; each app logs one line per request itself (method, path
 with codes/tokens redacted, status, duration, request id). Gunicorn's error log gets a filter
-that redacts the values of sensitive query parameters should it ever print a request URI.
+that redacts the values of sensitive query parameters should it ever print a request URI; every
+line has its control characters escaped (common/logsafe.py).
 Forwarded headers: Gunicorn's own handling is switched off (`forwarded_allow_ips` empty; its
 default trusts X-Forwarded-Proto from 127.0.0.1); the web app applies them with ProxyFix only
 for `TRUSTED_PROXY_HOPS` proxies.
@@ -54,10 +55,14 @@ logconfig_dict = {
     "formatters": {
         "line": {"format": "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"},
     },
+    # Control characters escaped in every line, Gunicorn's own and libraries' too (the apps'
+    # loggers escape theirs already: common/logsafe.py).
+    "filters": {"escape": {"()": "common.logsafe.EscapeControlCharacters"}},
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",
             "formatter": "line",
+            "filters": ["escape"],
             "stream": "ext://sys.stderr",
         },
     },

@@ -31,6 +31,7 @@ from urllib3.exceptions import HTTPError
 from app import messages
 from app.failures import Failure, SignInRequired
 from app.messages import Message
+from common import logsafe
 from common.http import failure_cause
 from common.requestlog import REQUEST_ID_HEADER, request_id
 from config import Config
@@ -233,7 +234,9 @@ def _result(resp: urllib3.BaseHTTPResponse, where: str, request_id: str | None) 
 
 
 def create(config: Config) -> TodoApiClient:
-    """The process's API client, from the app's settings."""
+    """The process's API client, from the app's settings (its log escapes control characters,
+    as the app's own does: `common.logsafe`)."""
+    logsafe.install(log)
     connect, read = config.todolist_api_timeout
     return TodoApiClient(
         config.todolist_api_url, ca_file=config.ca_file,

@@ -4,7 +4,9 @@ Each request gets an id: the caller's `X-Request-ID` when it is a short, plain t
 logs of a caller and the service it calls can be correlated), otherwise a new one. It is echoed
 in the response, and the web app sends it on to the ToDoList API. One log line per request:
 method, path (as the component chooses to show it: the web app hides codes and tokens), status,
-duration and the request id. Never a header or a body, so never a token.
+duration and the request id. Never a header or a body, so never a token. Every record of that
+log and of the app's own logger has its control characters escaped (`common.logsafe`): what a
+caller sends can never start a log line of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import uuid
 from collections.abc import Callable
 
 from flask import Flask, Response, g, request
+
+from common import logsafe
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _PLAIN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -32,7 +36,9 @@ def request_id() -> str:
 
 
 def install(app: Flask, log: logging.Logger, shown_path: Callable[[], str]) -> None:
-    """Give `app` request ids and its one-line-per-request log on `log`."""
+    """Give `app` request ids and its one-line-per-request log on `log`; `log` and
+    `app.logger` escape control characters."""
+    logsafe.install(app.logger, log)
 
     def start() -> None:
         g.started = time.perf_counter()

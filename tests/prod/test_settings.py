@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import runpy
+from logging.config import BaseConfigurator
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,13 @@ def test_gunicorn_conf_ignores_forwarded_headers_and_redacts_its_log(
     message = record.getMessage()
     assert "SECRETCODE" not in message
     assert message == "Error handling request /auth/redirect?code=[...]&state=[...]&x=1"
+    # Every line of its log has control characters escaped.
+    logging_config = conf["logconfig_dict"]
+    assert logging_config["handlers"]["stderr"]["filters"] == ["escape"]
+    escape = BaseConfigurator(logging_config).resolve(logging_config["filters"]["escape"]["()"])()
+    forged = logging.LogRecord(
+        "gunicorn.error", logging.ERROR, __file__, 1, "Invalid request %s",
+        ("GET /\r\nFORGED\x1b[2J",), None,
+    )
+    assert escape.filter(forged)
+    assert forged.getMessage() == "Invalid request GET /\\x0d\\x0aFORGED\\x1b[2J"
