@@ -109,34 +109,38 @@ def no_permission(writing: bool, after_sign_in: bool = False) -> Message:
     )
 
 
-# The ToDoList API.
+# The ToDoList API (the pages show the title, then the text: the text does not repeat it).
 API_UNREACHABLE = Message(
     "The to-do service is unavailable",
-    "The to-do service cannot be reached right now. Please try again later.",
+    "It cannot be reached right now. Please try again in a moment.",
 )
 API_TIMEOUT = Message(
-    "The to-do service is unavailable",
-    "The to-do service did not answer in time. Please try again.",
+    "The to-do service is unavailable", "It did not answer in time. Please try again."
 )
 API_TLS = Message(
-    "The to-do service is unavailable", "The to-do service could not be reached securely."
+    "The to-do service is unavailable",
+    "It could not be reached securely. Please try again later; if it keeps happening, tell "
+    "the site's administrator.",
 )
 API_FAILED = Message(
-    "The to-do service is unavailable",
-    "The to-do service ran into a problem. Please try again later.",
+    "The to-do service is unavailable", "It ran into a problem. Please try again later."
 )
 API_GARBLED = Message(
-    "The to-do service is unavailable", "The to-do service gave an answer we cannot read."
+    "The to-do service is unavailable",
+    "It gave an answer this site cannot read. Please try again later.",
 )
 API_REFUSED_INPUT = Message(
     "The to-do service refused the input", "The to-do service refused the input."
 )
 ITEM_GONE = "That item no longer exists."
+# The form's field error ("{}": the limit, then the length of the text typed).
+DESCRIPTION_TOO_LONG = "Type a description of up to {} characters; this one has {}."
 
 # To-do flashes ("{}": the item's text).
 ADDED = "Added “{}”."
 SAVED = "Saved “{}”."
-DELETED = "Item deleted."
+DELETED = "Deleted “{}”."
+DELETED_UNNAMED = "Item deleted."  # a delete form that did not say which (an older page)
 SIGNED_IN_AGAIN_DELETE = "You signed in again. Press Delete once more to remove the item."
 SIGNED_IN_AGAIN_TEXT = "You signed in again; your text is back in the box, ready to save."
 

@@ -59,7 +59,7 @@ Page = Response | tuple[str, int] | str
 
 @bp.app_context_processor
 def todo_settings() -> dict[str, Any]:
-    return {"todo_max_length": current_app.config["WEB_CONFIG"].todo_description_max_length}
+    return {"todo_max_length": _max_length()}
 
 
 # --- the form a request came from --------------------------------------------------------------
@@ -243,6 +243,20 @@ def _form_page(
                            **shown), status
 
 
+def _max_length() -> int:
+    return cast(int, current_app.config["WEB_CONFIG"].todo_description_max_length)
+
+
+def _too_long(form: TodoForm) -> Page | None:
+    """The form again, the text in its box, when the text is longer than the API takes: said
+    in words here (an input's `maxlength` would cut it silently; the API refuses it too)."""
+    length, limit = len(form.text or ""), _max_length()
+    if length <= limit:
+        return None
+    refusal = messages.DESCRIPTION_TOO_LONG.format(limit, length)
+    return _form_page(form, field_error=refusal, status=400)
+
+
 def _sorted(items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise ApiUnavailable(messages.API_GARBLED, 502, "to-do API GET listed no JSON array")
@@ -268,6 +282,8 @@ def index() -> Page:
 @keeps_text("add")
 def add() -> Page:
     form = _form()
+    if (refused := _too_long(form)) is not None:
+        return refused
     result = api_client.call("POST", json={"description": form.text}, idempotency_key=form.key)
     _succeeded(api_client.WRITE)
     body = result.body if isinstance(result.body, dict) else {}
@@ -295,6 +311,8 @@ def edit(item_id: int) -> Page:
 @login_required
 @keeps_text("edit")
 def update(item_id: int) -> Page:
+    if (refused := _too_long(_form())) is not None:
+        return refused
     description = _form().text or ""
     api_client.call("PUT", item_id, json={"description": description})
     _succeeded(api_client.WRITE)
@@ -310,5 +328,8 @@ def delete(item_id: int) -> Page:
     api_client.call("DELETE", item_id)
     _succeeded(api_client.WRITE)
     note_api_change("The deletion")
-    flash(messages.DELETED, "success")
+    # The form carries the item's text for this message (no extra call to the API for it).
+    named = (request.form.get("description") or "").strip()
+    fits = 0 < len(named) <= _max_length()
+    flash(messages.DELETED.format(named) if fits else messages.DELETED_UNNAMED, "success")
     return redirect(url_for("todos.index"))

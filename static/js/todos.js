@@ -1,6 +1,7 @@
 // Enhances the to-do forms; every operation works without this script.
 // - A description made only of spaces is refused before it is sent (the API refuses it too).
-// - The hint under the add box counts the characters left.
+// - The hint under the add box counts the characters left, or how many too many (the box has
+//   no maxlength, which would cut the text silently: the server refuses it in words).
 (function () {
   "use strict";
 
@@ -19,8 +20,13 @@
     function update() {
       checkBlank(input);
       if (hint && max > 0) {
-        var left = max - input.value.length;
-        hint.textContent = left + (left === 1 ? " character left." : " characters left.");
+        // Code points, as the server counts (a "character" outside the BMP is two in JS).
+        var left = max - Array.from(input.value).length;
+        if (left >= 0) {
+          hint.textContent = left + (left === 1 ? " character left." : " characters left.");
+        } else {
+          hint.textContent = -left + (left === -1 ? " character too many." : " characters too many.");
+        }
       }
     }
     input.addEventListener("input", update);

@@ -66,7 +66,7 @@ def test_journey_sign_up_to_sign_out_and_back(
     expect(page.locator(".todo-flashes")).to_contain_text("Saved “Send invoice report”.")
 
     page.get_by_role("button", name="Delete “Water plants”").click()
-    expect(page.locator(".todo-flashes")).to_contain_text("Item deleted.")
+    expect(page.locator(".todo-flashes")).to_contain_text("Deleted “Water plants”.")
     you.shot("todos-after-edit-delete")
 
     page.reload()
@@ -210,6 +210,6 @@ def test_html_shows_as_text_and_the_keyboard_reaches_everything(
 
     tab_to("Delete “Edited by keyboard”")
     keys.press("Enter")
-    expect(page.locator(".todo-flashes")).to_contain_text("Item deleted.")
+    expect(page.locator(".todo-flashes")).to_contain_text("Deleted “Edited by keyboard”.")
     assert you.descriptions() == [html_text]
     you.shot("keyboard-done")

@@ -34,6 +34,15 @@ def listed(page: str) -> list[str]:
     return [html.unescape(m) for m in found]
 
 
+def alert(page: str) -> tuple[str, str]:
+    """The page's alert: its words, and its markup (for the way to try again)."""
+    match = re.search(r'<div class="alert alert-error" role="alert" id="todo-problem">(.*?)</div>',
+                      page, re.S)
+    assert match, "no alert on the page"
+    words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).split())
+    return words, match.group(1)
+
+
 # --- a stand-in API that answers 500, HTML, 403 ... or hangs ----------------------------------
 
 
@@ -79,11 +88,21 @@ def test_broken_api_page_keeps_the_typed_text(
     break_upstream(upstream, status, body, ctype, hang)
     page = stub_user.get("/todos")
     assert page.status_code == expected
-    assert "The to-do service is unavailable." in page.text
+    words, markup = alert(page.text)
+    assert words.startswith("The to-do service is unavailable. It ")
+    assert words.count("to-do service") == 1  # said once, not twice
+    assert words.endswith(" Try again")
+    assert '<a class="button secondary" href="/todos">Try again</a>' in markup  # a reload
     assert "Traceback" not in page.text
     added = stub_user.post_form("/todos", {"description": TEXT}, csrf)
     assert added.status_code == expected
-    assert "The to-do service is unavailable." in added.text
+    words, markup = alert(added.text)
+    assert words.startswith("The to-do service is unavailable. It ")
+    assert words.count("to-do service") == 1
+    # Trying again sends the kept text (the add form's own button, no JavaScript needed).
+    assert '<button type="submit" form="todo-add-form" class="button secondary">Try again' in (
+        markup
+    )
     assert box_value(added.text) == TEXT
     sent = [r for r in upstream.requests if r[0] == "POST"]
     assert len(sent) == 1, "a failed write is not retried"

@@ -53,7 +53,8 @@ def test_empty_list_add_edit_delete(todo_web: WebServer, sign_in) -> None:
     assert "0 items" in page.text
     assert 'id="todo-description"' in page.text
     assert "autofocus" in page.text
-    assert 'maxlength="500"' in page.text
+    assert "maxlength" not in page.text  # it would cut a long text silently: refused in words
+    assert "Up to 500 characters." in page.text
 
     csrf = user.csrf_token("/todos")
     added = user.post_form("/todos", {"description": "Buy milk"}, csrf)
@@ -76,10 +77,12 @@ def test_empty_list_add_edit_delete(todo_web: WebServer, sign_in) -> None:
     assert saved.headers["Location"] == "/todos"
     assert "Buy oat milk" in [i["description"] for i in items_of(user)]
 
-    gone = user.post_form(f"/todos/{milk['id']}/delete", {}, csrf)
+    page = user.get("/todos")
+    assert '<input type="hidden" name="description" value="Buy oat milk">' in page.text
+    gone = user.post_form(f"/todos/{milk['id']}/delete", {"description": "Buy oat milk"}, csrf)
     assert gone.status_code == 302
     page = user.get("/todos")
-    assert "Item deleted." in flashes(page.text)
+    assert "Deleted “Buy oat milk”." in flashes(page.text)
     assert "1 item" in page.text
     assert listed(page.text) == ["Walk the dog"]
     assert [i["description"] for i in items_of(user)] == ["Walk the dog"]
@@ -177,3 +180,39 @@ def test_request_id_reaches_the_api(todo_web: WebServer, todo_api: Any, sign_in)
     resp = user.get("/todos", headers={"X-Request-ID": "todo-page-correlation-1"})
     assert resp.status_code == 200
     assert "request_id=todo-page-correlation-1" in todo_api.log()
+
+
+def test_a_delete_form_without_the_text_still_says_it_deleted(
+    todo_web: WebServer, sign_in
+) -> None:
+    user = sign_in(todo_web)
+    csrf = user.csrf_token("/todos")
+    # A page from before the delete forms carried the text, or a text it cannot name.
+    for sent in ({}, {"description": "x" * 501}):
+        user.post_form("/todos", {"description": "Old page"}, csrf)
+        assert flashes(user.get("/todos").text) == ["Added “Old page”."]
+        (item,) = items_of(user)
+        assert user.post_form(f"/todos/{item['id']}/delete", sent, csrf).status_code == 302
+        assert flashes(user.get("/todos").text) == ["Item deleted."]
+
+
+@pytest.mark.parametrize("where", ["add", "edit"])
+def test_too_long_a_text_is_refused_in_words_and_kept(
+    todo_web: WebServer, sign_in, where: str
+) -> None:
+    user = sign_in(todo_web)
+    csrf = user.csrf_token("/todos")
+    user.post_form("/todos", {"description": "Short"}, csrf)
+    (item,) = items_of(user)
+    text = "é" * 501  # characters, not bytes: 501 of them
+    path, box = ("/todos", "todo-description") if where == "add" else (
+        f"/todos/{item['id']}/edit", "todo-edit-description"
+    )
+    page = user.post_form(path, {"description": text}, csrf)
+    assert page.status_code == 400
+    assert "Type a description of up to 500 characters; this one has 501." in html.unescape(
+        page.text
+    )
+    assert box_value(page.text, box) == text  # all of it, in the box
+    assert [i["description"] for i in items_of(user)] == ["Short"]
+    assert user.post_form(path, {"description": "é" * 500}, csrf).status_code == 302
