@@ -144,6 +144,9 @@ DELETED_UNNAMED = "Item deleted."  # a delete form that did not say which (an ol
 SIGNED_IN_AGAIN_DELETE = "You signed in again. Press Delete once more to remove the item."
 SIGNED_IN_AGAIN_TEXT = "You signed in again; your text is back in the box, ready to save."
 
+# The home page after signing out.
+SIGNED_OUT = "You are signed out."
+
 # The JSON proxy's refusals of a request ("{}": the header's name; the size limit).
 CSRF_HEADER_MISSING = Message(
     "CSRF token missing or invalid", "Send the page's CSRF token in the {} header ({})."

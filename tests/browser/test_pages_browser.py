@@ -1,6 +1,6 @@
 """The pages in Chromium: long words wrap, too long a text is refused in words (not cut), the
-API-down alert says it once and offers to try again, a deletion names its item. Each visited
-page is saved as a screenshot."""
+API-down alert says it once and offers to try again, a deletion names its item, signing out
+says so. Each visited page is saved as a screenshot."""
 
 from __future__ import annotations
 
@@ -92,3 +92,19 @@ def test_a_deletion_names_the_item(
     page.get_by_role("button", name="Delete “Water plants”").click()
     expect(page.locator(".todo-flashes")).to_have_text("Deleted “Water plants”.")
     you.shot("deleted-named")
+
+
+def test_signing_out_lands_on_a_page_that_says_so(
+    chromium_person: Callable[[], ChromiumPerson], tenant: Any
+) -> None:
+    you = chromium_person()
+    user = tenant.add_user()
+    you.sign_in(user.email, user.password)
+    page = you.page
+    # The form's POST is answered by a redirect to the tenant: the CSP's form-action allows it.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(you.web.url + "/")
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    you.shot("signed-out")
+    page.reload()
+    expect(page.get_by_text("You are signed out.")).to_have_count(0)  # said once
