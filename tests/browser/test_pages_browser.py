@@ -1,6 +1,6 @@
 """The pages in Chromium: long words wrap, too long a text is refused in words (not cut), the
 API-down alert says it once and offers to try again, a deletion names its item, signing out
-says so. Each visited page is saved as a screenshot."""
+says so, and the ID-token table fits a phone. Each visited page is saved as a screenshot."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ChromiumPerson
+
+PHONE = {"width": 390, "height": 844}
 
 
 def overflow(page: Page) -> dict[str, int]:
@@ -108,3 +110,42 @@ def test_signing_out_lands_on_a_page_that_says_so(
     you.shot("signed-out")
     page.reload()
     expect(page.get_by_text("You are signed out.")).to_have_count(0)  # said once
+
+
+def test_the_id_token_table_fits_a_phone_and_breaks_only_what_must_break(
+    chromium_person: Callable[[], ChromiumPerson], tenant: Any
+) -> None:
+    you = chromium_person()
+    user = tenant.add_user(name="Ada Augusta King Countess of Lovelace")
+    you.sign_in(user.email, user.password)
+    page = you.page
+    page.set_viewport_size(PHONE)
+    you.goto("/users/id", "claims-on-a-phone")
+    assert overflow(page) == {"document": 0, "tables": 0}
+    # A value's word (a GUID, an address, a name's word) that the phone has room for stays on
+    # one line; only longer ones (nonces, opaque tokens) break, and nothing reaches past.
+    broken = page.evaluate(
+        """() => {
+            const broken = [];
+            for (const cell of document.querySelectorAll('table.claims td')) {
+                const style = getComputedStyle(cell);
+                const room = document.querySelector('.table-wrap').clientWidth
+                    - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+                const text = cell.firstChild;
+                if (!text) continue;
+                const re = /\\S+/g;
+                let m;
+                while ((m = re.exec(text.data)) !== null) {
+                    const range = document.createRange();
+                    range.setStart(text, m.index);
+                    range.setEnd(text, m.index + m[0].length);
+                    const rects = [...range.getClientRects()].filter(r => r.width > 0);
+                    const width = rects.reduce((sum, r) => sum + r.width, 0);
+                    if (rects.length > 1 && width <= room) broken.push(m[0]);
+                }
+            }
+            return broken;
+        }"""
+    )
+    assert broken == []
+    expect(page.locator("table.claims")).to_contain_text("Countess of Lovelace")
