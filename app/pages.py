@@ -30,7 +30,7 @@ SIGNED_OUT_SECONDS = 300  # long enough for the round trip through the tenant's 
 @bp.after_app_request
 def _mark_signed_out(response: Response) -> Response:
     """A sign-out that went through (its redirect) leaves the marker for the home page."""
-    if request.endpoint == "auth.signout" and response.status_code in (302, 303):
+    if request.endpoint == "auth.signout" and response.status_code == 302:
         config: Config = current_app.config["WEB_CONFIG"]
         response.set_cookie(
             SIGNED_OUT_COOKIE, "1", max_age=SIGNED_OUT_SECONDS, httponly=True, samesite="Lax",
