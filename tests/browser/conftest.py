@@ -136,3 +136,12 @@ def chromium_person(
         someone.close()
     for someone in people:
         assert someone.errors == [], f"the browser reported errors: {someone.errors}"
+
+
+def signed_in_at_todos(make: Callable[[], ChromiumPerson], tenant: Any) -> ChromiumPerson:
+    """A new user of the tenant, signed in, on the to-do list."""
+    you = make()
+    user = tenant.add_user()
+    you.sign_in(user.email, user.password)
+    you.open_todos()
+    return you

@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ChromiumPerson
+from tests.browser.conftest import ChromiumPerson, signed_in_at_todos
 
 PHONE = {"width": 390, "height": 844}
 
@@ -28,10 +28,7 @@ def overflow(page: Page) -> dict[str, int]:
 def test_a_long_word_wraps_and_too_long_a_text_is_refused_in_words(
     chromium_person: Callable[[], ChromiumPerson], tenant: Any
 ) -> None:
-    you = chromium_person()
-    user = tenant.add_user()
-    you.sign_in(user.email, user.password)
-    you.open_todos()
+    you = signed_in_at_todos(chromium_person, tenant)
     page = you.page
     word = "Supercalifragilistic" * 25  # 500 characters, no place to break
     you.add(word)
@@ -55,10 +52,7 @@ def test_a_long_word_wraps_and_too_long_a_text_is_refused_in_words(
 def test_the_api_down_alert_says_it_once_and_try_again_works(
     chromium_person: Callable[[], ChromiumPerson], tenant: Any, running_browser_api: Any
 ) -> None:
-    you = chromium_person()
-    user = tenant.add_user()
-    you.sign_in(user.email, user.password)
-    you.open_todos()
+    you = signed_in_at_todos(chromium_person, tenant)
     page = you.page
     running_browser_api.stop()
     try:
@@ -85,10 +79,7 @@ def test_the_api_down_alert_says_it_once_and_try_again_works(
 def test_a_deletion_names_the_item(
     chromium_person: Callable[[], ChromiumPerson], tenant: Any
 ) -> None:
-    you = chromium_person()
-    user = tenant.add_user()
-    you.sign_in(user.email, user.password)
-    you.open_todos()
+    you = signed_in_at_todos(chromium_person, tenant)
     page = you.page
     you.add("Water plants")
     page.get_by_role("button", name="Delete “Water plants”").click()

@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ChromiumPerson
+from tests.browser.conftest import ChromiumPerson, signed_in_at_todos
 
 
 def test_journey_sign_up_to_sign_out_and_back(
@@ -125,10 +125,7 @@ def test_second_user_sees_nothing_of_the_first(
 def test_api_stopped_mid_session_keeps_the_text(
     chromium_person: Callable[[], ChromiumPerson], tenant: Any, running_browser_api: Any
 ) -> None:
-    you = chromium_person()
-    user = tenant.add_user()
-    you.sign_in(user.email, user.password)
-    you.open_todos()
+    you = signed_in_at_todos(chromium_person, tenant)
     page = you.page
     text = "Book the dentist"
     page.locator("#todo-description").fill(text)
@@ -149,10 +146,7 @@ def test_api_stopped_mid_session_keeps_the_text(
 def test_html_shows_as_text_and_the_keyboard_reaches_everything(
     chromium_person: Callable[[], ChromiumPerson], tenant: Any
 ) -> None:
-    you = chromium_person()
-    user = tenant.add_user()
-    you.sign_in(user.email, user.password)
-    you.open_todos()
+    you = signed_in_at_todos(chromium_person, tenant)
     page = you.page
     keys = page.keyboard
     dialogs: list[str] = []

@@ -13,7 +13,7 @@ import html
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,21 +56,6 @@ def the_log_line(caplog: pytest.LogCaptureFixture, *parts: str) -> str:
 def web_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     with caplog.at_level(logging.INFO):
         yield caplog
-
-
-@pytest.fixture
-def web_app(web_settings: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., LiveWeb]]:
-    """`web_app(**settings)`: a live web app with those settings over the tenant's."""
-    started: list[LiveWeb] = []
-
-    def start(**overrides: str) -> LiveWeb:
-        web = LiveWeb({**web_settings, **overrides}, tmp_path / f"web-{len(started)}").start()
-        started.append(web)
-        return web
-
-    yield start
-    for web in started:
-        web.stop()
 
 
 # --- the tenant cannot be reached --------------------------------------------------------------

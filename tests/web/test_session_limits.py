@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +34,6 @@ from tests.web.upstreams import RelayServer
 
 FLOOD = 10_000
 PENDING_LIMIT = 300
-
-
-@pytest.fixture
-def web_app(web_settings: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., LiveWeb]]:
-    """`web_app(**settings)`: a live web app with those settings over the tenant's."""
-    started: list[LiveWeb] = []
-
-    def start(**overrides: str) -> LiveWeb:
-        web = LiveWeb({**web_settings, **overrides}, tmp_path / f"web-{len(started)}").start()
-        started.append(web)
-        return web
-
-    yield start
-    for web in started:
-        web.stop()
 
 
 def flood(url: str, count: int, headers: dict[str, str] | None = None) -> Counter[int]:

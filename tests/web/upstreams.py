@@ -12,7 +12,7 @@ import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import requests
 
@@ -56,7 +56,32 @@ class HangingServer:
         self.sock.close()
 
 
-class ScriptedServer:
+class _LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 with `handler`, as a context manager; `url` is
+    where the web app would find the API on it."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/todolist"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class ScriptedServer(_LoopbackServer):
     """An HTTP server on 127.0.0.1 answering every request with `status`, `body`, `ctype`.
 
     `requests` records (method, path, headers, body) of what arrived. With `hang` set it reads
@@ -93,28 +118,14 @@ class ScriptedServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/todolist"
-
-    def __enter__(self) -> ScriptedServer:
-        self.thread.start()
-        return self
+        super().__init__(Handler)
 
     def __exit__(self, *exc: object) -> None:
         self._release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        super().__exit__(*exc)
 
 
-class RelayServer:
+class RelayServer(_LoopbackServer):
     """An HTTP server on 127.0.0.1 that relays every request to the real API at `target`
     (its https origin, trusting `ca_file`) and, once the API has answered a POST, calls
     `after_post()` before passing the answer on: something can go wrong at exactly the
@@ -150,21 +161,4 @@ class RelayServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/todolist"
-
-    def __enter__(self) -> RelayServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        super().__init__(Handler)
