@@ -121,6 +121,13 @@ def _settings() -> Config:
         raise
 
 
+def _identity(config: Config, stores: Stores) -> Identity:
+    browser_flows = BrowserFlows(config.session_secret, FLOW_LIFETIME, config.secure_cookies)
+    identity = Identity(config, stores.tokens, stores.flows, browser_flows)
+    identity.keep_at_sign_in.update(todos.KEPT_AT_SIGN_IN)
+    return identity
+
+
 def create_app(config: Config | None = None) -> Flask:
     """The web app for `config` (by default: the environment over `./.env`)."""
     config = config or _settings()
@@ -145,9 +152,7 @@ def create_app(config: Config | None = None) -> Flask:
     sessions.init_app(app, stores.sessions, key_prefix=f"{SESSION_COOKIE}:",
                       description=stores.description)
     security.init_app(app)
-    browser_flows = BrowserFlows(config.session_secret, FLOW_LIFETIME, config.secure_cookies)
-    identity = Identity(config, stores.tokens, stores.flows, browser_flows)
-    identity.keep_at_sign_in.update(todos.KEPT_AT_SIGN_IN)
+    identity = _identity(config, stores)
     app.before_request(identity.check_session_age)
     app.extensions["identity"] = identity
     app.extensions[api_client.EXTENSION] = api_client.create(config)
