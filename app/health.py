@@ -28,7 +28,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from app.failures import ProviderUnavailable
 from app.identity import current_identity
-from common.http import HttpClient
+from common.http import HttpClient, failure_cause
 from config import Config
 
 bp = Blueprint("health", __name__)
@@ -95,8 +95,9 @@ class Readiness:
         try:
             resp = self.http.get(self.api_health_url)
         except requests.RequestException as exc:
-            return f"unreachable ({type(exc).__name__})"
-        return None if resp.status_code == 200 else f"answered {resp.status_code}"
+            return f"{self.api_health_url}: {failure_cause(exc)}"
+        ok = resp.status_code == 200
+        return None if ok else f"{self.api_health_url} answered {resp.status_code}"
 
 
 def api_health_url(todolist_url: str) -> str:

@@ -17,6 +17,7 @@ import redis
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.health import api_health_url
 from config import Config
 from tests.web.upstreams import ScriptedServer
 
@@ -98,9 +99,10 @@ def test_what_failed_is_told_to_the_log_and_to_loopback_callers_only(
         remote = client.get("/readyz", headers={"X-Forwarded-For": "203.0.113.7"})
     assert local.status_code == 503
     assert local.get_json()["status"] == "fail"
-    assert local.get_json()["checks"]["api"] == "unreachable (ConnectionError)"
+    down = f"{api_health_url(web_settings['TODOLIST_API_URL'])}: connection refused"
+    assert local.get_json()["checks"]["api"] == down
     assert local.get_json()["checks"]["tenant"] == "ok"
     assert remote.status_code == 503
     assert remote.get_json() == {"status": "fail"}
     named = [r.getMessage() for r in caplog.records if r.getMessage().startswith("not ready:")]
-    assert named == ["not ready: api: unreachable (ConnectionError)"]
+    assert named == [f"not ready: api: {down}"]
