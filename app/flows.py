@@ -60,15 +60,15 @@ class RedisFlowStore:
         self.capacity = capacity
 
     def add(self, state: str, entry: dict[str, Any]) -> None:
-        """Claim a place in the index first (one transaction), then store the flow; a claim
-        past the capacity is withdrawn, so concurrent adds never leave more than it."""
+        """Claim a place in the index first (one transaction that also counts), then store the
+        flow. A claim that finds the index over the capacity is withdrawn: of two concurrent
+        claims for the last place both may withdraw, but the index never holds more."""
         now = time.time()
         pipe = self.client.pipeline()  # MULTI/EXEC: these three run as one
         pipe.zremrangebyscore(REDIS_INDEX, "-inf", now)
         pipe.zadd(REDIS_INDEX, {state: now + self.lifetime})
-        pipe.zrank(REDIS_INDEX, state)
-        rank = pipe.execute()[2]
-        if rank is None or rank >= self.capacity:
+        pipe.zcard(REDIS_INDEX)
+        if pipe.execute()[2] > self.capacity:
             self.client.zrem(REDIS_INDEX, state)
             raise FlowStoreFull(f"{self.capacity} sign-ins pending in Redis")
         pipe = self.client.pipeline()

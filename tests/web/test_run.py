@@ -9,6 +9,7 @@ dies stops the rest.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -152,11 +153,12 @@ def test_ports_stay_as_they_were_when_the_tenant_does_not_come_up(
 
 def api_process(run_pid: int) -> int:
     """The pid of run.py's child serving the API (`python -m api`)."""
-    children = [
-        int(pid)
-        for task in Path(f"/proc/{run_pid}/task").iterdir()
-        for pid in (task / "children").read_text().split()
-    ]
+    children: list[int] = []
+    for task in Path(f"/proc/{run_pid}/task").iterdir():
+        # run.py's threads come and go (each request is served on one): a task may end
+        # between listing and reading it.
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            children += [int(pid) for pid in (task / "children").read_text().split()]
     for pid in children:
         args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         if b"-m" in args and args[args.index(b"-m") + 1] == b"api":
