@@ -49,10 +49,13 @@ WRITE = "write"
 class TodoApiError(Failure):
     """Base of every failure of a call to the ToDoList API; `detail` is the person's text."""
 
-    def __init__(self, message: Message, status: int, log: str) -> None:
-        super().__init__(message, status, log)
-        self.title = message.title
-        self.detail = message.text
+    @property
+    def title(self) -> str:
+        return self.message.title
+
+    @property
+    def detail(self) -> str:
+        return self.message.text
 
 
 class ApiUnavailable(TodoApiError):

@@ -91,8 +91,9 @@ class RedisFlowStore:
 class FileFlowStore:
     """Flows as files `<dir>/<state>.json` (0600); a file older than `lifetime` is expired.
 
-    Expired files are deleted when the store looks full, and otherwise at most every
-    `SWEEP_SECONDS`, so counting costs one directory listing per new sign-in.
+    Expired files are deleted by a sweep at most every `SWEEP_SECONDS` (which also counts);
+    between sweeps a new sign-in costs one directory listing to count, even when the store is
+    full and refusing.
     """
 
     SWEEP_SECONDS = 60.0
@@ -127,9 +128,8 @@ class FileFlowStore:
         # Counting and writing under one lock keeps this process to the capacity exactly;
         # several processes sharing the directory may each add one while another counts.
         with self._lock:
-            pending = self.count()
-            if pending >= self.capacity or time.time() - self._swept > self.SWEEP_SECONDS:
-                pending = self._sweep()
+            swept_long_ago = time.time() - self._swept > self.SWEEP_SECONDS
+            pending = self._sweep() if swept_long_ago else self.count()
             if pending >= self.capacity:
                 raise FlowStoreFull(f"{self.capacity} sign-ins pending in {self.directory}")
             write_private(self.directory / f"{state}.json", json.dumps(entry))
