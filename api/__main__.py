@@ -1,4 +1,4 @@
-"""`python -m api`: serve the ToDoList API over https (gunicorn, threaded workers).
+"""`python -m api`: serve the ToDoList API over https (Granian, `common.serve`).
 
 Start-up fails with a clear message and exit status 2 when a setting is missing or invalid,
 and with exit status 3 when the tenant's discovery document or keys cannot be fetched (the API
@@ -10,11 +10,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from functools import partial
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
-
 from common.oidc import DiscoveryError, TokenError
+from common.serve import (
+    DEFAULT_GRACEFUL_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    ServeSettings,
+    serve,
+)
 from common.settings import SettingsError
 
 from . import create_app
@@ -23,26 +28,11 @@ from .config import DEFAULT_ENV_FILE, Config
 log = logging.getLogger("api")
 
 
-class _Server(BaseApplication):
-    """gunicorn serving an already-created app (created before forking, so start-up errors
-    stop the process before it listens)."""
-
-    def __init__(self, app: Any, options: dict[str, Any]) -> None:
-        self.application = app
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return self.application
-
-
-def _post_fork(_server: Any, worker: Any) -> None:
-    # Connections opened before the fork (schema creation, seeding) must not be shared.
-    worker.app.application.extensions["todolist.store"].engine.dispose(close=False)
+def _after_fork(app: Any) -> Any:
+    """The app for a worker: connections opened before the fork (schema creation, seeding) are
+    not shared with the parent."""
+    app.extensions["todolist.store"].engine.dispose(close=False)
+    return app
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,23 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
-    options = {
-        "bind": f"{args.host}:{args.port}",
-        "certfile": cert,
-        "keyfile": key,
-        "workers": args.workers,
-        "worker_class": "gthread",
-        "threads": args.threads,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "info",
-        "post_fork": _post_fork,
-        "proc_name": "todolist-api",
-        "control_socket_disable": True,
-        "keepalive": 30,
-    }
+    settings = ServeSettings(
+        host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+        cert_file=cert, key_file=key, log_level="info", header_timeout=DEFAULT_HEADER_TIMEOUT,
+        graceful_timeout=DEFAULT_GRACEFUL_TIMEOUT,
+    )
     log.info("serving https://%s:%s (authority %s)", args.host, args.port, config.authority)
-    _Server(app, options).run()
+    serve("todolist-api", partial(_after_fork, app), settings)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`python -m bench`: the benchmark of issue 8 (see docs/bench.md for what it runs and means)."""
+"""`python -m bench`: the benchmark of issues 8 and 13 (docs/bench.md: what it runs and means)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from typing import Any
 from common.process import ROOT, ServerProcess, StartError
 from devtenant.admin import TenantAdmin
 
-from . import measure, report, users, wrk
+from . import chart, measure, report, users, wrk
 from .profile import ProfileError
-from .system import cpu_seconds, start_api, start_redis, start_tenant, start_web
+from .system import Api, ServerModel, cpu_seconds, start_api, start_redis, start_tenant, start_web
 
 DEFAULT_OUT = ROOT / "bench-results" / "latest.json"
 STORES = ("filesystem", "redis")
@@ -29,6 +29,12 @@ STORM_USERS = 5
 STORM_REQUESTS = 50
 SHORT_LIFETIME = 60  # s: below MSAL's 5-minute margin, so the token counts as due for refresh
 NORMAL_LIFETIME = 3600
+# The product's serving default (common/serve.py), chosen by the comparison below.
+DEFAULT_WEB_SERVER = "granian:8"
+DEFAULT_API_SERVER = "granian:8"
+COMPARE_MODELS = ["gunicorn:1", "gunicorn:2", "gunicorn:8", "granian:2", "granian:4",
+                  "granian:8"]
+COMPARE_RUNS = [("A", 16), ("C", 16)]
 FULL_MATRIX = [("B", 1), ("B", 16), ("C", 1), ("C", 16), ("D", 1), ("D", 16)]
 SHORT_MATRIX = [("B", 16), ("C", 16)]
 
@@ -38,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench",
         description="Start the local system under Gunicorn, sign users in, load it with wrk, "
-        "and compare with issue 8's targets.",
+        "and compare with issue 13's targets.",
     )
     p.add_argument("--duration", type=float, default=10.0,
                    help="seconds measured per load run (default 10; the issue's letter is 20)")
@@ -58,30 +64,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="instead of the matrix: scenario C at concurrency 16 on the file-system "
                    "store with the web app's workers under py-spy, then scenario A at 16 with "
                    "the API's; profiles in bench-results/")
-    # Defaults: what gunicorn.conf.py (and the README) recommend: a process per core, 8 threads.
-    p.add_argument("--web-workers", type=int, default=cpus, help=f"default {cpus} (nproc)")
-    p.add_argument("--web-threads", type=int, default=8, help="default 8")
-    p.add_argument("--api-workers", type=int, default=cpus, help=f"default {cpus} (nproc)")
-    p.add_argument("--api-threads", type=int, default=8, help="default 8")
+    p.add_argument("--workers", type=int, default=cpus,
+                   help=f"processes of each server (default {cpus}, one per core)")
+    p.add_argument("--web-server", default=DEFAULT_WEB_SERVER, metavar="KIND:THREADS",
+                   help=f"how the web app is served in the main matrix: granian or gunicorn "
+                   f"(gthread), with that many Python threads per process "
+                   f"(default {DEFAULT_WEB_SERVER}: the product's default)")
+    p.add_argument("--api-server", default=DEFAULT_API_SERVER, metavar="KIND:THREADS",
+                   help=f"the same for the API (default {DEFAULT_API_SERVER})")
+    p.add_argument("--compare", default=",".join(COMPARE_MODELS), metavar="MODELS",
+                   help="server models compared on A16 and C16 after the main matrix "
+                   f"(default {','.join(COMPARE_MODELS)}; 'none' to skip)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="measured rounds of every load run (default 3): medians and spread")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     p.add_argument("--only", default=None, metavar="RUNS",
                    help="only these load runs, e.g. A16,C16 (scenario letter + concurrency), "
                    "for quicker before/after comparisons; no refresh storm")
     args = p.parse_args(argv)
     if args.quick:
-        args.duration, args.warmup = 2.0, 1.0
+        args.duration, args.warmup, args.rounds = 2.0, 1.0, 1
+        args.compare = "none"
+    try:
+        args.web_model = ServerModel.parse(args.web_server, args.workers)
+        args.api_model = ServerModel.parse(args.api_server, args.workers)
+        args.compare_models = [] if args.compare.strip() == "none" else [
+            ServerModel.parse(m.strip(), args.workers) for m in args.compare.split(",")
+        ]
+    except ValueError as exc:
+        p.error(f"a server model is KIND:THREADS with KIND granian or gunicorn, not {exc}")
+    if args.rounds < 1:
+        p.error("--rounds takes a number of 1 or more")
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     unknown = [s for s in args.stores if s not in STORES]
     if unknown or not args.stores:
         p.error(f"--stores takes filesystem and/or redis, not {','.join(unknown) or 'nothing'}")
     if args.profile:
         args.stores = ["filesystem"]
+        args.compare_models = []
     if args.only is not None:
         runs = {r.strip().upper() for r in args.only.split(",") if r.strip()}
         bad = sorted(r for r in runs if r[:1] not in "ABCD" or r[1:] not in ("1", "16"))
         if bad or not runs:
             p.error(f"--only takes runs like A1,B16,C16,D1, not {','.join(bad) or 'nothing'}")
         args.only = runs
+        args.compare_models = []
     return args
 
 
@@ -127,45 +154,61 @@ class Runner:
         self.workdir = workdir
         self.processes: list[ServerProcess] = []
         self.measured: dict[str, ServerProcess] = {}  # whose CPU time is measured: "api", "web"
-        self.results: dict[str, Any] = {"api": {}, "stores": {}}
+        self.results: dict[str, Any] = {"api": {}, "stores": {}, "servers": {}}
+        self.sessions: list[users.WebSession] = []
 
     # --- load runs ---------------------------------------------------------------------------
 
     def load(
         self, label: str, url: str, script: str, connections: int, counts: dict[str, int],
     ) -> dict[str, Any]:
-        """Warm-up run, then the measured run; tenant counters around the measured run only."""
+        """Warm-up run, then `--rounds` measured runs: their medians and spread; tenant
+        counters around the measured runs only."""
         script_dir = self.workdir / "wrk"
         if self.args.warmup > 0:
             wrk.run_wrk(url, script, script_dir, connections=connections,
                         duration_s=self.args.warmup)
-        before = measure.idp_counts(self.admin)
+        rounds = []
+        for i in range(self.args.rounds):
+            before = measure.idp_counts(self.admin)
+            run = self.measured_run(f"{label}-{i + 1}", url, script, connections)
+            measure.add_counts(counts, measure.count_delta(before, measure.idp_counts(self.admin)))
+            rounds.append(run)
+        return measure.summarise_rounds(rounds)
+
+    def measured_run(self, label: str, url: str, script: str, connections: int) -> dict[str, Any]:
+        """One measured wrk run with the CPU time of every measured process and the host's."""
         cpu_before = {name: cpu_seconds(p) for name, p in self.measured.items()}
         cpu_before["wrk"] = _children_cpu_seconds()
-        result, output = wrk.run_wrk(url, script, script_dir, connections=connections,
+        host_before = measure.host_cpu_jiffies()
+        result, output = wrk.run_wrk(url, script, self.workdir / "wrk", connections=connections,
                                      duration_s=self.args.duration)
+        host_after = measure.host_cpu_jiffies()
         cpu = {name: cpu_seconds(p) - cpu_before[name] for name, p in self.measured.items()}
         # wrk is the only child process that ends during the measured run.
         cpu["wrk"] = _children_cpu_seconds() - cpu_before["wrk"]
-        measure.add_counts(counts, measure.count_delta(before, measure.idp_counts(self.admin)))
         (self.workdir / "wrk-outputs").mkdir(exist_ok=True)
         (self.workdir / "wrk-outputs" / f"{label}.txt").write_text(output)
         run = result.to_json()
         # CPU time each server used per request during the measured run: unlike req/s, it
         # does not depend on how much of the machine other processes took meanwhile.
-        for name, seconds in cpu.items():
-            run[f"{name}_cpu_ms_per_request"] = (
-                round(1000 * seconds / result.requests, 3) if result.requests else None
-            )
+        per_request = {
+            name: round(1000 * seconds / result.requests, 3) if result.requests else None
+            for name, seconds in cpu.items()
+        }
+        for name, value in per_request.items():
+            run[f"{name}_cpu_ms_per_request"] = value
+        run["busy_share"] = measure.busy_share(host_before, host_after)
+        run["predicted_rps"] = measure.predicted_rps(per_request, os.cpu_count() or 1)
         return run
 
     def scenario(
         self, name: str, conc: int, web_url: str | None, sessions: list[users.WebSession],
-        counts: dict[str, int],
+        counts: dict[str, int], api: Api | None = None,
     ) -> dict[str, Any]:
         if name == "A":
             headers = [{"Authorization": f"Bearer {u.bearer}"} for u in self.load_users]
-            url = self.api.url.replace("localhost", "127.0.0.1")
+            url = (api or self.api).url.replace("localhost", "127.0.0.1")
             script = wrk.read_script("/api/todolist", headers)
         elif name == "B":
             url, script = web_url, wrk.read_script("/api/todolist", [s.headers() for s in sessions])
@@ -178,8 +221,9 @@ class Runner:
         log(f"scenario {name} at concurrency {conc}: {self.args.warmup:g}s warm-up + "
             f"{self.args.duration:g}s")
         run = self.load(f"{name}{conc}", url, script, conc, counts)
-        log(f"  {run['requests_per_s']:.1f} req/s, p50 {run['p50_ms']:.2f} ms, "
-            f"p99 {run['p99_ms']:.2f} ms, errors {run['errors']}"
+        log(f"  {run['requests_per_s']:.1f} req/s (spread {run['requests_per_s_spread']}), "
+            f"p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, errors {run['errors']}, "
+            f"CPU busy {run['busy_share']}, predicted {run['predicted_rps']} req/s"
             + (f" (answers by status: {run['statuses']})" if run["errors"] else ""))
         return run
 
@@ -190,8 +234,7 @@ class Runner:
         self.tenant = start_tenant(self.workdir)
         self.processes.append(self.tenant.process)
         self.admin = TenantAdmin(self.tenant.https_url, self.tenant.data_dir)
-        self.api = start_api(self.tenant, self.workdir, self.args.api_workers,
-                             self.args.api_threads)
+        self.api = start_api(self.tenant, self.workdir, self.args.api_model)
         self.processes.append(self.api.process)
         self.measured["api"] = self.api.process
         self.redis = None
@@ -235,8 +278,8 @@ class Runner:
 
     def run_store(self, store: str, first: bool) -> None:
         web = start_web(
-            self.tenant, self.api, self.workdir, store, self.args.web_workers,
-            self.args.web_threads, redis_url=self.redis.url if self.redis else None,
+            self.tenant, self.api, self.workdir, store, self.args.web_model,
+            redis_url=self.redis.url if self.redis else None,
         )
         self.processes.append(web.process)
         self.measured["web"] = web.process
@@ -290,9 +333,36 @@ class Runner:
                 data["storm"] = measure.refresh_storm(web.url, self.admin, storm_sessions,
                                                       STORM_REQUESTS)
             self.results["stores"][store] = data
+            if first:
+                self.sessions = sessions
         finally:
             web.process.stop()
             self.processes.remove(web.process)
+
+    def compare_servers(self) -> None:
+        """A16 and C16 (file-system store) under each server model of `--compare`: the API and
+        the web app started anew as the model says, the same users, sessions and items."""
+        for model in self.args.compare_models:
+            log(f"server model {model.label}")
+            api = start_api(self.tenant, self.workdir, model)
+            self.processes.append(api.process)
+            web = None
+            try:
+                web = start_web(self.tenant, api, self.workdir, "filesystem", model)
+                self.processes.append(web.process)
+                self.measured = {"api": api.process, "web": web.process}
+                runs: dict[str, Any] = {}
+                counts: dict[str, int] = {}
+                for name, conc in COMPARE_RUNS:
+                    runs[f"{name}{conc}"] = self.scenario(
+                        name, conc, f"http://127.0.0.1:{web.port}", self.sessions, counts, api)
+                runs["idp_steady_state"] = counts
+                self.results["servers"][model.label] = runs
+            finally:
+                for process in (web.process if web else None, api.process):
+                    if process is not None:
+                        process.stop()
+                        self.processes.remove(process)
 
     def run(self) -> dict[str, Any]:
         started = time.monotonic()
@@ -302,14 +372,17 @@ class Runner:
             "duration_s": self.args.duration, "warmup_s": self.args.warmup,
             "users": self.args.users, "items_per_user": self.args.items,
             "stores": self.args.stores, "full": self.args.full, "profile": self.args.profile,
-            "web_workers": self.args.web_workers, "web_threads": self.args.web_threads,
-            "api_workers": self.args.api_workers, "api_threads": self.args.api_threads,
+            "web_server": self.args.web_model.label, "api_server": self.args.api_model.label,
+            "rounds": self.args.rounds,
+            "compared": [m.label for m in self.args.compare_models],
             "storm_users": STORM_USERS, "storm_requests_per_user": STORM_REQUESTS,
             "only": sorted(self.args.only) if self.args.only else None,
         }
         self.start_shared()
         for i, store in enumerate(self.args.stores):
             self.run_store(store, first=i == 0)
+        if self.args.compare_models and "filesystem" in self.args.stores:
+            self.compare_servers()
         self.results["elapsed_s"] = round(time.monotonic() - started, 1)
         self.results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         self.results["comparisons"] = report.comparisons(self.results)
@@ -343,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     if not args.profile:
         print(report.table(results))
+        picture = chart.write_chart(results, args.out.with_suffix(".png"))
+        print(f"chart: {picture}")
     print(f"\nresults: {args.out} ({results['elapsed_s']} s)")
     return 0
 

@@ -162,3 +162,54 @@ def refresh_storm(
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+def host_cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole host so far, in clock ticks (/proc/stat's `cpu`
+    line: idle and iowait are not busy)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The share of the host's CPU time that was busy between two `host_cpu_jiffies()`."""
+    total = after[1] - before[1]
+    return round((after[0] - before[0]) / total, 3) if total > 0 else None
+
+
+def predicted_rps(cpu_ms_per_request: Mapping[str, float | None], cores: int) -> float | None:
+    """The throughput the measured CPU per request allows on `cores` cores if nothing but the
+    measured processes ran and nothing waited: cores / (sum of their CPU time per request)."""
+    total = sum(v for v in cpu_ms_per_request.values() if v)
+    return round(cores * 1000 / total, 1) if total > 0 else None
+
+
+SUMMARISED = ("requests_per_s", "p50_ms", "p75_ms", "p90_ms", "p99_ms")
+
+
+def summarise_rounds(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One run's numbers from its rounds: the median of each number (and of every
+    `*_cpu_ms_per_request`, `busy_share`, `predicted_rps`), the errors and requests summed,
+    the spread (max - min) / median of requests/s and p99, and the rounds themselves."""
+    out: dict[str, Any] = {"rounds": [dict(r) for r in rounds]}
+    keys = [k for k in rounds[0] if k in SUMMARISED or k.endswith("_cpu_ms_per_request")
+            or k in ("busy_share", "predicted_rps")]
+    for key in keys:
+        values = [r[key] for r in rounds if r.get(key) is not None]
+        out[key] = round(statistics.median(values), 3) if values else None
+    out["requests"] = sum(int(r.get("requests", 0)) for r in rounds)
+    out["errors"] = sum(int(r.get("errors", 0)) for r in rounds)
+    statuses: dict[str, int] = {}
+    for r in rounds:
+        for status, n in (r.get("statuses") or {}).items():
+            statuses[status] = statuses.get(status, 0) + n
+    out["statuses"] = statuses
+    for key in ("requests_per_s", "p99_ms"):
+        values = [r[key] for r in rounds if r.get(key) is not None]
+        median = statistics.median(values) if values else 0
+        out[f"{key}_spread"] = (round((max(values) - min(values)) / median, 3)
+                                if median else None)
+    if out.get("predicted_rps") and out.get("requests_per_s") is not None:
+        out["measured_vs_predicted"] = round(out["requests_per_s"] / out["predicted_rps"], 3)
+    return out

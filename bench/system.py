@@ -1,10 +1,9 @@
-"""Starting the system under test: the local tenant, the API and the web app under Gunicorn, Redis.
+"""Starting the system under test: the local tenant, the API and the web app, Redis.
 
 Every server runs as a real process on free loopback ports with its data in the run's temporary
-directory and its output in `<workdir>/logs/<name>.log`. `gunicorn_command` is the one place
-that decides how Gunicorn is invoked (workers, threads, `--reuse-port`, TLS, logging); when the
-repository gains a `gunicorn.conf.py` it is passed with `-c` and the command-line options here
-override only what the benchmark must control (bind address, worker counts, TLS files, logs).
+directory and its output in `<workdir>/logs/<name>.log`. `serve_command` is the one place that
+decides how a WSGI app is served: by a `ServerModel`, either the product's own way
+(`python -m common.serve`, Granian) or, for the comparison, Gunicorn's gthread workers.
 """
 
 from __future__ import annotations
@@ -17,13 +16,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.oidc import discovery_url
-from common.process import ROOT, ServerProcess, http_ready
+from common.process import ServerProcess, http_ready
 from devtenant.cli import env_settings
 from devtenant.store import TenantStore
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 
-GUNICORN_CONF = ROOT / "gunicorn.conf.py"
+
+@dataclass(frozen=True)
+class ServerModel:
+    """How the apps are served: `kind` granian (`common.serve`) or gunicorn (gthread), with
+    `workers` processes of `threads` Python threads each."""
+
+    kind: str
+    workers: int
+    threads: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.workers}x{self.threads}"
+
+    @classmethod
+    def parse(cls, text: str, workers: int) -> ServerModel:
+        """`granian:8` or `gunicorn:2` (kind:threads) with `workers` processes."""
+        kind, _, threads = text.partition(":")
+        if kind not in ("granian", "gunicorn") or not threads.isdigit() or int(threads) < 1:
+            raise ValueError(text)
+        return cls(kind, workers, int(threads))
 
 
 def server(
@@ -69,41 +88,37 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def gunicorn_command(
-    app: str,
-    port: int,
-    *,
-    workers: int,
-    threads: int,
-    certfile: str | None = None,
-    keyfile: str | None = None,
-    name: str,
-) -> list[str]:
-    """How the benchmark runs a WSGI app under Gunicorn (the one place that decides it).
+def serve_command(
+    model: ServerModel, target: str, port: int, *, tls: tuple[str, str] | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """The command and environment serving the factory `target` (`module:function`) on
+    127.0.0.1:`port` as `model` says, quiet (warnings only), https with `tls` (cert, key).
 
-    gthread workers (keep-alive connections, several requests in flight per process),
-    `--reuse-port` so that each worker has its own listening socket and the kernel spreads
-    connections evenly (one shared socket leaves some workers idle under keep-alive load),
-    no access log and warnings only (production's quiet logs).
+    Gunicorn, for the comparison only: gthread workers with `--reuse-port` (each worker its own
+    listening socket, so the kernel spreads wrk's keep-alive connections evenly) and a 30 s
+    keep-alive.
     """
-    args = [sys.executable, "-m", "gunicorn"]
-    if GUNICORN_CONF.is_file():
-        args += ["-c", str(GUNICORN_CONF)]
-    args += [
+    if model.kind == "granian":
+        env = {"BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(model.workers),
+               "THREADS": str(model.threads), "LOG_LEVEL": "warning"}
+        if tls:
+            env["TLS_CERT_FILE"], env["TLS_KEY_FILE"] = tls
+        return [sys.executable, "-m", "common.serve", target], env
+    args = [
+        sys.executable, "-m", "gunicorn",
         "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
+        "--workers", str(model.workers),
         "--worker-class", "gthread",
-        "--threads", str(threads),
+        "--threads", str(model.threads),
         "--reuse-port",
         "--keep-alive", "30",
         "--log-level", "warning",
         "--error-logfile", "-",
-        "--name", name,
         "--no-control-socket",
-    ]
-    if certfile and keyfile:
-        args += ["--certfile", certfile, "--keyfile", keyfile]
-    return [*args, app]
+    ]  # fmt: skip
+    if tls:
+        args += ["--certfile", tls[0], "--keyfile", tls[1]]
+    return [*args, f"{target}()"], {}
 
 
 @dataclass
@@ -147,9 +162,10 @@ class Api:
         return f"{self.url}/api/todolist"
 
 
-def start_api(tenant: Tenant, workdir: Path, workers: int, threads: int) -> Api:
-    """The ToDoList API under Gunicorn over TLS (the tenant's server certificate), SQLite in WAL
-    mode (the API's default for SQLite), the schema created before the workers start."""
+def start_api(tenant: Tenant, workdir: Path, model: ServerModel) -> Api:
+    """The ToDoList API served as `model` says over TLS (the tenant's server certificate),
+    SQLite in WAL mode (the API's default for SQLite), the schema created before the workers
+    start. Several may run one after the other on the same database."""
     from api.storage import ToDoStore, make_engine
 
     settings = tenant.env("api")
@@ -160,13 +176,14 @@ def start_api(tenant: Tenant, workdir: Path, workers: int, threads: int) -> Api:
     engine.dispose()
     port = free_port()
     url = f"https://localhost:{port}"
+    args, serve_env = serve_command(
+        model, "bench.wsgi:api_app", port,
+        tls=(settings["TLS_CERT_FILE"], settings["TLS_KEY_FILE"]),
+    )
     process = server(
-        "api",
-        gunicorn_command("bench.wsgi:api_app()", port, workers=workers, threads=threads,
-                         certfile=settings["TLS_CERT_FILE"], keyfile=settings["TLS_KEY_FILE"],
-                         name="todolist-api"),
-        workdir / "logs", http_ready(f"{url}/healthz", tenant.ca_file),
-        {**settings, "DATABASE_URL": database_url},
+        f"api-{model.kind}-{model.threads}", args, workdir / "logs",
+        http_ready(f"{url}/healthz", tenant.ca_file),
+        {**settings, "DATABASE_URL": database_url, **serve_env},
     )
     return Api(process, url, database_url)
 
@@ -185,14 +202,13 @@ class Web:
 
 
 def start_web(
-    tenant: Tenant, api: Api, workdir: Path, store: str, workers: int, threads: int,
+    tenant: Tenant, api: Api, workdir: Path, store: str, model: ServerModel,
     redis_url: str | None = None,
 ) -> Web:
-    """The web app (`bench.wsgi:web_app()`: `app.create_app`) under Gunicorn, production settings.
-
-    Production settings: Flask's template cache (on unless debugging; nothing here turns it
-    off), no access log, warnings only.
-    """
+    """The web app (`bench.wsgi:web_app`: `app.create_app`) served as `model` says, production
+    settings: Flask's template cache (on unless debugging; nothing here turns it off), no access
+    log, warnings only. The instance directory is the store's, so a web app started again for
+    the same store finds the sessions (and the session secret) of the one before."""
     port = free_port()
     url = f"http://localhost:{port}"
     instance = workdir / f"web-{store}"
@@ -208,10 +224,9 @@ def start_web(
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
+    args, serve_env = serve_command(model, "bench.wsgi:web_app", port)
     process = server(
-        f"web-{store}",
-        gunicorn_command("bench.wsgi:web_app()", port, workers=workers, threads=threads,
-                         name=f"todo-web-{store}"),
-        workdir / "logs", http_ready(f"http://127.0.0.1:{port}/"), env,
+        f"web-{store}-{model.kind}-{model.threads}", args, workdir / "logs",
+        http_ready(f"http://127.0.0.1:{port}/"), {**env, **serve_env},
     )
     return Web(process, url, port, store, instance / "sessions")

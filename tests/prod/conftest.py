@@ -1,8 +1,11 @@
-"""Production serving under test: the web app and the API under Gunicorn (gunicorn.conf.py), as
-real processes on free loopback ports, with a Redis server the tests can stop and restart.
+"""Production serving under test: the web app and the API as `python -m common.serve` (Granian)
+runs them, real processes on free loopback ports, with a Redis server the tests can stop and
+restart.
 
-- `GunicornWeb(settings, workdir, **env)`: `gunicorn -c gunicorn.conf.py 'app:create_app()'`
-  on http://localhost:<free port>; `.log()` is its output (the app's request log included).
+- `ProdServer(target, env, log_file, ready)`: `python -m common.serve <target>`, stopped with
+  SIGTERM (its graceful stop); `.log()` is its output (the app's request log included).
+- `ProdWeb(settings, workdir, **env)`: the web app (`app:create_app`) on
+  http://localhost:<free port>, 2 workers x 4 threads.
 - `redis_server`: a `RedisServer` (tests/support/redis_server.py) of the test's own; `.stop()`
   and `.start()` keep the port, so running web apps see "Redis gone" and "Redis back".
 - `prod_web_settings`: the web app's settings for the local tenant, no API, with one shared
@@ -24,47 +27,46 @@ import pytest
 import requests
 
 from app import SESSION_COOKIE
-from common.process import ROOT, ServerProcess, http_ready
+from common.process import ServerProcess, http_ready
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 
-GUNICORN_CONF = str(ROOT / "gunicorn.conf.py")
 
-
-class GunicornServer:
-    """`gunicorn -c gunicorn.conf.py <app spec>` with `env`, stopped quickly with SIGINT."""
+class ProdServer:
+    """`python -m common.serve <target>` with `env` (and nothing of the test's environment that
+    `env` does not name), stopped with SIGTERM."""
 
     def __init__(
-        self, spec: str, env: Mapping[str, str], log_file: Path, ready: Callable[[], bool]
+        self, target: str, env: Mapping[str, str], log_file: Path, ready: Callable[[], bool]
     ) -> None:
-        self._process = ServerProcess(
-            [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, spec],
+        self.process = ServerProcess(
+            [sys.executable, "-m", "common.serve", target],
             log_file=log_file,
             ready=ready,
             env=dict(env),
             timeout=60,
-            stop_signal=signal.SIGINT,
+            stop_signal=signal.SIGTERM,
         )
 
-    def start(self) -> GunicornServer:
-        self._process.start()
+    def start(self) -> ProdServer:
+        self.process.start()
         return self
 
     def stop(self) -> None:
-        self._process.stop()
+        self.process.stop()
 
     def log(self) -> str:
-        return self._process.log()
+        return self.process.log()
 
-    def __enter__(self) -> GunicornServer:
+    def __enter__(self) -> ProdServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-class GunicornWeb(GunicornServer):
-    """The web app under Gunicorn on http://localhost:<free port> (2 workers x 4 threads)."""
+class ProdWeb(ProdServer):
+    """The web app served on http://localhost:<free port> (2 workers x 4 threads)."""
 
     def __init__(self, settings: Mapping[str, str], workdir: Path, **env: str) -> None:
         self.port = free_port()
@@ -83,7 +85,7 @@ class GunicornWeb(GunicornServer):
         }
         self.settings = full
         super().__init__(
-            "app:create_app()",
+            "app:create_app",
             full,
             workdir / f"web-{self.port}.log",
             http_ready(f"{self.url}/healthz"),

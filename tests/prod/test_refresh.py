@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.prod.conftest import GunicornWeb, burst
+from tests.prod.conftest import ProdWeb, burst
 from tests.support.person import Person
 from tests.support.redis_server import RedisServer
 
@@ -35,11 +35,11 @@ def stored_redis(url: str) -> list[dict[str, Any]]:
     return [json.loads(client.get(k)) for k in keys]
 
 
-def stored_files(web: GunicornWeb) -> list[dict[str, Any]]:
+def stored_files(web: ProdWeb) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in (web.instance_dir / "tokens").glob("*.json")]
 
 
-def refresh_burst(tenant: Any, webs: list[GunicornWeb], scope: str) -> None:
+def refresh_burst(tenant: Any, webs: list[ProdWeb], scope: str) -> None:
     """Sign in with a short-lived token for `scope`, then 50 concurrent to-do list reads."""
     browser = Person(webs[0].url, tenant.ca_file)
     tenant.admin.set_lifetimes(access_token=SHORT)
@@ -75,7 +75,7 @@ def test_one_refresh_on_one_instance_with_redis(
 ) -> None:
     settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     scope = settings["TODOLIST_READ"]
-    with GunicornWeb(settings, tmp_path) as web:
+    with ProdWeb(settings, tmp_path) as web:
         refresh_burst(lifetimes, [web], scope)
     assert_written_once_with_a_fresh_token(stored_redis(redis_server.url), scope)
 
@@ -87,7 +87,7 @@ def test_one_refresh_across_two_instances_with_redis(
 ) -> None:
     settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
     scope = settings["TODOLIST_READ"]
-    with GunicornWeb(settings, tmp_path) as a, GunicornWeb(settings, tmp_path) as b:
+    with ProdWeb(settings, tmp_path) as a, ProdWeb(settings, tmp_path) as b:
         refresh_burst(lifetimes, [a, b], scope)
     assert_written_once_with_a_fresh_token(stored_redis(redis_server.url), scope)
 
@@ -96,7 +96,7 @@ def test_one_refresh_with_the_file_system_store(
     prod_web_settings_with_api: dict[str, str], lifetimes: Any, tmp_path: Path
 ) -> None:
     scope = prod_web_settings_with_api["TODOLIST_READ"]
-    with GunicornWeb(prod_web_settings_with_api, tmp_path) as web:  # 2 workers x 4 threads
+    with ProdWeb(prod_web_settings_with_api, tmp_path) as web:  # 2 workers x 4 threads
         refresh_burst(lifetimes, [web], scope)
         assert_written_once_with_a_fresh_token(stored_files(web), scope)
 
@@ -107,7 +107,7 @@ def test_a_fresh_token_is_used_without_lock_or_write(
     """The hot path: a fresh cached token is read, no lock file is ever created, nothing is
     written (the file store shows both)."""
     scope = prod_web_settings_with_api["TODOLIST_READ"]
-    with GunicornWeb(prod_web_settings_with_api, tmp_path, WEB_CONCURRENCY="1") as web:
+    with ProdWeb(prod_web_settings_with_api, tmp_path, WEB_CONCURRENCY="1") as web:
         browser = Person(web.url, lifetimes.ca_file)
         browser.sign_in_to("/", lifetimes.add_user(), scope=scope)  # default (long) lifetimes
         lifetimes.admin.reset_counts()

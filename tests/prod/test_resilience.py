@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.prod.conftest import GunicornWeb
+from tests.prod.conftest import ProdWeb
 from tests.support.person import Person
 from tests.support.redis_server import RedisServer
 
@@ -38,7 +38,7 @@ def test_redis_down_gives_503_and_readyz_fails_then_service_resumes(
     settings = {
         **prod_web_settings_with_api, "REDIS_URL": redis_server.url, "READYZ_CACHE_SECONDS": "0",
     }
-    with GunicornWeb(settings, tmp_path) as web:
+    with ProdWeb(settings, tmp_path) as web:
         browser = Person(web.url, tenant.ca_file)
         ready = browser.get("/readyz")
         assert ready.status_code == 200, ready.text
@@ -76,7 +76,7 @@ def test_redis_down_gives_503_and_readyz_fails_then_service_resumes(
         assert "Traceback" not in web.log()
 
 
-def signin_answer(web: GunicornWeb, headers: dict[str, str]) -> requests.Response:
+def signin_answer(web: ProdWeb, headers: dict[str, str]) -> requests.Response:
     resp = requests.get(
         f"{web.url}/auth/signin", headers=headers, allow_redirects=False, timeout=30
     )
@@ -94,7 +94,7 @@ def test_forwarded_headers_count_only_when_configured(
         "REDIRECT_URI": "/auth/redirect", "POST_LOGOUT_REDIRECT_URI": "/",
         "TRUSTED_HOSTS": "localhost,todo.example.com", "WEB_CONCURRENCY": "1",
     }
-    with GunicornWeb(prod_web_settings, tmp_path, **relative, TRUSTED_PROXY_HOPS="1") as proxied:
+    with ProdWeb(prod_web_settings, tmp_path, **relative, TRUSTED_PROXY_HOPS="1") as proxied:
         resp = signin_answer(proxied, FORWARDED)
         redirect_uri = parse_qs(urlsplit(resp.headers["Location"]).query)["redirect_uri"]
         assert redirect_uri == ["https://todo.example.com/auth/redirect"]
@@ -109,7 +109,7 @@ def test_forwarded_headers_count_only_when_configured(
         ]
         assert "Secure" not in direct.headers["Set-Cookie"]
 
-    with GunicornWeb(prod_web_settings, tmp_path, **relative) as untrusting:  # hops 0
+    with ProdWeb(prod_web_settings, tmp_path, **relative) as untrusting:  # hops 0
         resp = signin_answer(untrusting, FORWARDED)
         redirect_uri = parse_qs(urlsplit(resp.headers["Location"]).query)["redirect_uri"]
         assert redirect_uri == [f"http://localhost:{untrusting.port}/auth/redirect"]

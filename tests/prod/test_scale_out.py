@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.prod.conftest import GunicornWeb
+from tests.prod.conftest import ProdWeb
 from tests.support.person import Person
 from tests.support.redis_server import RedisServer
 
@@ -30,7 +30,7 @@ def test_a_user_moves_freely_between_two_instances(
     tmp_path: Path,
 ) -> None:
     settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
-    with GunicornWeb(settings, tmp_path) as a, GunicornWeb(settings, tmp_path) as b:
+    with ProdWeb(settings, tmp_path) as a, ProdWeb(settings, tmp_path) as b:
         browser = Person(a.url, tenant.ca_file)
         user = tenant.add_user()
         # The sign-in starts on A; the tenant's answer is delivered to B.
@@ -66,7 +66,7 @@ def test_request_ids_reach_the_api_log_and_no_secret_reaches_any_log(
     api_server: Any, tmp_path: Path,
 ) -> None:
     settings = {**prod_web_settings_with_api, "REDIS_URL": redis_server.url}
-    with GunicornWeb(settings, tmp_path) as web:
+    with ProdWeb(settings, tmp_path) as web:
         browser = Person(web.url, tenant.ca_file)
         user = tenant.add_user()
         back = browser.tenant.sign_in(

@@ -1,18 +1,18 @@
-"""Production settings: TRUSTED_PROXY_HOPS, relative redirect URIs, and gunicorn.conf.py's choices
-(forwarded headers ignored by Gunicorn itself, no access log, secrets redacted in its log)."""
+"""Production settings: TRUSTED_PROXY_HOPS, relative redirect URIs, and the server's own
+(`common.serve`: address, workers, threads, deadlines; no access log, every line escaped)."""
 
 from __future__ import annotations
 
 import logging
-import runpy
+import multiprocessing
 from logging.config import BaseConfigurator
 from pathlib import Path
 
 import pytest
 
+from common.serve import log_config, read_serve_settings
 from common.settings import SettingsError
 from config import Config
-from tests.prod.conftest import GUNICORN_CONF
 
 MINIMAL = {
     "TENANT_SUBDOMAIN": "contoso",
@@ -70,35 +70,41 @@ def test_a_path_redirect_uri_needs_trusted_hosts(
     assert load(tmp_path).trusted_hosts == ()  # absolute URIs: no Host builds anything
 
 
-def test_gunicorn_conf_ignores_forwarded_headers_and_redacts_its_log(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name in ("BIND", "PORT", "WEB_CONCURRENCY", "THREADS", "TLS_CERT_FILE", "TLS_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("THREADS", "6")
-    conf = runpy.run_path(GUNICORN_CONF)
-    assert conf["forwarded_allow_ips"] == ""
-    assert conf["secure_scheme_headers"] == {}
-    assert conf["accesslog"] is None
-    assert conf["worker_class"] == "gthread"
-    assert conf["threads"] == 6
-    assert conf["reuse_port"] is True
-    assert conf["bind"] == "127.0.0.1:3000"
-    assert conf["certfile"] is None
-    record = logging.LogRecord(
-        "gunicorn.error", logging.ERROR, __file__, 1, "Error handling request %s",
-        ("/auth/redirect?code=SECRETCODE&state=S1&x=1",), None,
-    )
-    conf["_RedactQuery"]().filter(record)
-    message = record.getMessage()
-    assert "SECRETCODE" not in message
-    assert message == "Error handling request /auth/redirect?code=[...]&state=[...]&x=1"
-    # Every line of its log has control characters escaped.
-    logging_config = conf["logconfig_dict"]
-    assert logging_config["handlers"]["stderr"]["filters"] == ["escape"]
-    escape = BaseConfigurator(logging_config).resolve(logging_config["filters"]["escape"]["()"])()
+def test_serve_settings_default_to_loopback_a_process_per_core_and_8_threads() -> None:
+    settings = read_serve_settings({})
+    assert (settings.host, settings.port) == ("127.0.0.1", 3000)
+    assert settings.workers == multiprocessing.cpu_count()
+    assert settings.threads == 8
+    assert settings.cert_file is None
+    assert settings.key_file is None
+    assert settings.header_timeout == 5.0
+    assert settings.graceful_timeout == 20
+    given = read_serve_settings({"BIND": "192.0.2.7:44351", "WEB_CONCURRENCY": "3", "THREADS": "2",
+                                 "HEADER_READ_TIMEOUT": "1.5", "LOG_LEVEL": "WARNING"})
+    assert (given.host, given.port, given.workers, given.threads) == ("192.0.2.7", 44351, 3, 2)
+    assert (given.header_timeout, given.log_level) == (1.5, "warning")
+    assert read_serve_settings({"PORT": "8080"}).port == 8080
+
+
+def test_bad_serve_settings_are_named_together(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as refused:
+        read_serve_settings({"BIND": "nowhere", "THREADS": "0", "HEADER_READ_TIMEOUT": "90",
+                             "LOG_LEVEL": "loud", "TLS_CERT_FILE": str(tmp_path / "cert.pem")})
+    problems = "\n".join(refused.value.problems)
+    for named in ("BIND must be HOST:PORT", "THREADS must be a whole number above 0",
+                  "HEADER_READ_TIMEOUT must be at most 60", "LOG_LEVEL must be",
+                  "TLS_CERT_FILE and TLS_KEY_FILE must be given together",
+                  "TLS_CERT_FILE must be a readable PEM file"):
+        assert named in problems
+
+
+def test_the_servers_log_escapes_control_characters_and_has_no_access_log() -> None:
+    config = log_config("info")
+    assert config["loggers"]["granian.access"]["level"] == "WARNING"
+    assert config["handlers"]["stderr"]["filters"] == ["escape"]
+    escape = BaseConfigurator(config).resolve(config["filters"]["escape"]["()"])()
     forged = logging.LogRecord(
-        "gunicorn.error", logging.ERROR, __file__, 1, "Invalid request %s",
+        "_granian", logging.ERROR, __file__, 1, "Invalid request %s",
         ("GET /\r\nFORGED\x1b[2J",), None,
     )
     assert escape.filter(forged)

@@ -1,4 +1,4 @@
-"""The ToDoList API under Gunicorn (gunicorn.conf.py, `api:create_app()`) on PostgreSQL with two
+"""The ToDoList API served by `python -m common.serve api:create_app` on PostgreSQL with two
 workers: concurrent writes served by both workers, nothing lost, no id given twice."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from common.http import HttpClient
 from common.process import http_ready
 from tests.api.tokens import READWRITE_ALL, Tokens
 from tests.fixtures.databases import new_database
-from tests.prod.conftest import GunicornServer
+from tests.prod.conftest import ProdServer
 from tests.support.ports import free_port
 
 BATCH = 40
@@ -40,8 +40,8 @@ def test_two_workers_on_postgresql_lose_no_write(
     token = Tokens(tenant).app(READWRITE_ALL).token
     owner = str(uuid.uuid4())
     headers = {"Authorization": f"Bearer {token}"}
-    server = GunicornServer(
-        "api:create_app()", env, tmp_path / "api.log",
+    server = ProdServer(
+        "api:create_app", env, tmp_path / "api.log",
         http_ready(f"{base}/healthz", tenant.ca_file),
     )
     expected: dict[int, str] = {}
