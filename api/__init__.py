@@ -55,7 +55,7 @@ def create_app(config: Config | None = None, http: HttpClient | None = None) -> 
     """The API for `config` (raises `common.oidc.DiscoveryError` if the tenant is unreachable,
     `common.oidc.TokenError` if its key set is).
 
-    `config` defaults to the environment over `api/.env` (Gunicorn: `api:create_app()`);
+    `config` defaults to the environment over `api/.env` (`python -m common.serve api:create_app`);
     `http` is the client for the tenant (default: a new `HttpClient` trusting `CA_FILE`).
     """
     config = config or Config.from_env()

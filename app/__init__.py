@@ -6,7 +6,7 @@ three files: `auth` (the sign-in routes), `identity` (MSAL's flow, the user, tok
 (JSON for browser code), `health` (`/healthz`, `/readyz`), `failures`/`messages`/`errors` (what
 went wrong, in words and in the log), `sessions` and `token_store` (server-side state),
 `security` (CSRF, headers), `serving` (request log, proxies) and `doctor` (`flask --app app
-doctor`). Gunicorn serves it as `app:create_app()` (gunicorn.conf.py).
+doctor`). In production `python -m common.serve app:create_app` serves it (Granian).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ write the authorization code to the log. So:
 - `init_app` logs one line per request itself (logger `app.requests`: method, path with
   sensitive query values as `[...]`, status, duration, request id) and gives each request an id
   (the caller's `X-Request-ID` when it is a plain short token, else a new one) that is sent on
-  to the ToDoList API and echoed in the response. Under Gunicorn this is the access log
-  (gunicorn.conf.py switches Gunicorn's own off and redacts query values in its error log).
+  to the ToDoList API and echoed in the response. In production this is the access log
+  (`common.serve` switches Granian's own off).
 - `RedactingRequestHandler` does the same for Werkzeug's access log (local use).
 - `trust_proxies` applies `X-Forwarded-For/-Proto/-Host/-Port` only for the configured number
   of proxy hops (`TRUSTED_PROXY_HOPS`; 0, the default, trusts none).

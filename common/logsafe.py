@@ -10,7 +10,7 @@ breaks: the formatter adds it after the message.
 
 `install(*loggers)` puts it on loggers (a logger's filters see only the records it creates, not
 those of its children, so each logger a component writes to is named); a handler's `filters`
-take it too (run.py's handlers, gunicorn.conf.py's), which then covers libraries' loggers.
+take it too (run.py's handlers, common/serve.py's), which then covers libraries' loggers.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ benchmark and the tests.
 `ServerProcess` starts a command in a process group of its own, with its output in a log
 file, and returns from `start()` once the readiness probe answers. `stop()` sends the stop
 signal to the process, waits for it to exit, then kills whatever is left of its group, so
-children it spawned (Gunicorn's workers, say) never outlive it, however it ended: stopped
+children it spawned (a server's workers, say) never outlive it, however it ended: stopped
 cleanly, hung, crashed or killed. The process is not reaped before that last kill, so its
 group id cannot have been reused by an unrelated process.
 """
@@ -43,8 +43,7 @@ class ServerProcess:
 
     `ready()` is polled after the start until it answers true (see `http_ready`). `env` is
     added to this process's environment; names in `unset` are removed from it. `stop_signal`
-    is what `stop()` sends first (Gunicorn stops at once on SIGINT, while SIGTERM drains
-    keep-alive connections for seconds); what is left of its process group is killed once it
+    is what `stop()` sends first (the tenant and Werkzeug stop at once on SIGINT); what is left of its process group is killed once it
     has exited, or `STOP_TIMEOUT` seconds later at the latest. Restartable: `start()` after
     `stop()` runs it again. Usable as a context manager.
     """
