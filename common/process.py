@@ -22,7 +22,7 @@ import subprocess
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 from common.http import HttpClient
 
@@ -43,10 +43,19 @@ class ServerProcess:
 
     `ready()` is polled after the start until it answers true (see `http_ready`). `env` is
     added to this process's environment; names in `unset` are removed from it. `stop_signal`
-    is what `stop()` sends first (the tenant and Werkzeug stop at once on SIGINT); what is left of its process group is killed once it
-    has exited, or `STOP_TIMEOUT` seconds later at the latest. Restartable: `start()` after
-    `stop()` runs it again. Usable as a context manager.
+    is what `stop()` sends first (the tenant and Werkzeug stop at once on SIGINT); what is
+    left of its process group is killed once it has exited, or `STOP_TIMEOUT` seconds later at
+    the latest. Restartable: `start()` after `stop()` runs it again. Usable as a context
+    manager. `ServerProcess.running_now()` names those started and not stopped yet (the test
+    session checks at its end that none is left).
     """
+
+    _started: ClassVar[dict[int, str]] = {}  # pid -> log file: started, not stopped yet
+
+    @classmethod
+    def running_now(cls) -> list[str]:
+        """The log files of the processes started in this process and not stopped yet."""
+        return sorted(cls._started.values())
 
     def __init__(
         self,
@@ -94,6 +103,7 @@ class ServerProcess:
                 self.args, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
+        ServerProcess._started[proc.pid] = str(self.log_file)
         try:
             self._wait_until_ready(proc)
         except BaseException:
@@ -147,6 +157,7 @@ class ServerProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        ServerProcess._started.pop(proc.pid, None)
         self._proc = None
 
     def log(self) -> str:
