@@ -5,17 +5,18 @@ focus visible at every step (2.1.1, 2.4.7)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import ChromiumPerson
 from tests.browser.visits import VISITS, Site, Visit
 from tests.fixtures.todos import WebServer
 from tests.support.axe import assert_accessible, describe, violations
-from tests.support.contrast import field_outlines, low_contrast_outlines
+from tests.support.contrast import field_outlines, focus_ring, low_contrast_outlines
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
@@ -81,3 +82,94 @@ def test_text_fields_are_outlined_at_least_3_to_1(site: Site, where: str) -> Non
     for outline in outlines:
         assert outline.border == "rgb(123, 132, 148)"
         assert outline.ratio >= 3, outline
+
+
+class Keyboard:
+    """A person using only the keyboard: every Tab stop must show a focus ring of 3:1."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.keys = page.keyboard
+
+    def focused(self) -> str:
+        """The focused element's name, once its visible focus ring is checked."""
+        ring = focus_ring(self.page)
+        assert ring is not None, f"the focused element has no :focus-visible on {self.page.url}"
+        assert ring.style not in ("none", "hidden"), ring
+        assert ring.width >= 1, ring
+        assert ring.ratio >= 3, ring
+        return ring.element
+
+    def tab_to(self, name: str, back: bool = False) -> None:
+        """Tab (Shift+Tab if `back`) until `name` has the focus, checking every stop on the way."""
+        stops = []
+        for _ in range(30):
+            self.keys.press("Shift+Tab" if back else "Tab")
+            stops.append(self.focused())
+            if stops[-1] == name:
+                return
+        raise AssertionError(f"Tab never reached {name!r}, only {stops}")
+
+    def type_into(self, field: str, text: str) -> None:
+        """Type `text` into the focused field, which must be `field` (an id)."""
+        assert self.focused() == field
+        self.keys.press("ControlOrMeta+a")
+        self.keys.type(text)
+
+
+def test_the_whole_journey_with_the_keyboard_alone_focus_always_visible(
+    site: Site, tenant: Any
+) -> None:
+    you = site.person()
+    page, keys = you.page, Keyboard(you.page)
+    email, password = f"keys-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(12)
+    page.goto(you.web.url + "/")
+
+    keys.tab_to("Sign up")
+    keys.keys.press("Enter")
+    expect(page.locator("form#signup")).to_be_visible()
+    keys.type_into("#email", email)
+    keys.tab_to("#password")
+    keys.type_into("#password", password)
+    keys.tab_to("#name")
+    keys.type_into("#name", "Kay Board")
+    keys.tab_to("Create account")
+    keys.keys.press("Space")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hi Kay Board!")
+    you.shot("keyboard-signed-up")
+
+    keys.tab_to("To-do list")
+    keys.keys.press("Enter")
+    page.wait_for_url(you.web.url + "/todos")
+    keys.type_into("#todo-description", "Water plants")
+    keys.keys.press("Enter")
+    expect(page.locator(".todo-flashes")).to_have_text("Added “Water plants”.")
+
+    keys.tab_to("Edit “Water plants”")
+    keys.keys.press("Enter")
+    page.wait_for_url(f"{you.web.url}/todos/*/edit")
+    keys.type_into("#todo-edit-description", "Water the plants")
+    keys.keys.press("Enter")
+    expect(page.locator(".todo-flashes")).to_have_text("Saved “Water the plants”.")
+
+    keys.tab_to("Delete “Water the plants”")
+    keys.keys.press("Space")
+    expect(page.locator(".todo-flashes")).to_have_text("Deleted “Water the plants”.")
+    you.shot("keyboard-deleted")
+
+    keys.tab_to("Sign out", back=True)
+    keys.keys.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+
+    keys.tab_to("Sign in")
+    keys.keys.press("Enter")
+    expect(page.locator("form#signin")).to_be_visible()
+    keys.type_into("#email", email)
+    keys.tab_to("#password")
+    keys.type_into("#password", password)
+    keys.keys.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hi Kay Board!")
+    keys.tab_to("To-do list")
+    keys.keys.press("Enter")
+    expect(page.locator("#todo-empty")).to_be_visible()
+    you.shot("keyboard-signed-in-again")
