@@ -18,7 +18,7 @@ from common import requestlog
 from common.http import HttpClient
 from common.oidc import KeySet, fetch_discovery
 
-from . import errors, health, openapi, todolist
+from . import claims, errors, health, openapi, todolist
 from .auth import TokenValidator
 from .config import Config
 from .storage import ToDoStore, make_engine
@@ -75,6 +75,9 @@ def create_app(config: Config | None = None, http: HttpClient | None = None) -> 
         tenant_id=config.tenant_id,
         leeway=config.clock_skew_seconds,
     )
+
+    if config.require_mfa_for_delete:
+        app.extensions[claims.CONTEXT_EXTENSION] = config.mfa_auth_context
 
     store = ToDoStore(make_engine(config.database_url), config.max_items_per_owner)
     store.create_schema()

@@ -42,13 +42,15 @@ class Permission(Enum):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: `oid` (a lower-case GUID), whether it is an app, what it may do, and
-    for apps `client_id` (the token's `azp`, lower case)."""
+    """Who is calling: `oid` (a lower-case GUID), whether it is an app, what it may do, for
+    apps `client_id` (the token's `azp`, lower case), and the authentication contexts the
+    token's sign-in satisfied (`acrs`, e.g. `c1`)."""
 
     oid: str
     is_app: bool
     permissions: frozenset[Permission]
     client_id: str | None = None
+    acrs: frozenset[str] = frozenset()
 
     @property
     def owner_filter(self) -> str | None:
@@ -174,7 +176,8 @@ class TokenValidator:
         else:
             granted = _grant(scopes, READ_SCOPES, WRITE_SCOPES)
         caller = Caller(
-            oid=oid.lower(), is_app=is_app, permissions=frozenset(granted), client_id=client_id
+            oid=oid.lower(), is_app=is_app, permissions=frozenset(granted), client_id=client_id,
+            acrs=_strings(claims, "acrs"),
         )
         return caller, float(claims["exp"])
 
@@ -189,11 +192,16 @@ def _scopes(claims: dict[str, Any]) -> frozenset[str]:
 
 
 def _roles(claims: dict[str, Any]) -> frozenset[str]:
-    if "roles" not in claims:
+    return _strings(claims, "roles")
+
+
+def _strings(claims: dict[str, Any], name: str) -> frozenset[str]:
+    """A claim that is a list of strings (`roles`, `acrs`); absent is empty."""
+    if name not in claims:
         return frozenset()
-    value = claims["roles"]
+    value = claims[name]
     if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
-        raise TokenError("the token's roles is not a list of strings")
+        raise TokenError(f"the token's {name} is not a list of strings")
     return frozenset(value)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +15,26 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ENV_FILE = ROOT / "api" / ".env"
 DEFAULT_DATABASE_PATH = ROOT / "instance" / "api" / "todolist.sqlite"
 SUPPORTED_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
+DEFAULT_MFA_AUTH_CONTEXT = "c1"
+AUTH_CONTEXT_ID = re.compile(r"c[1-9][0-9]?")  # Entra's authentication context ids
 
 
 def _readable_file(value: str) -> bool:
     return os.path.isfile(value) and os.access(value, os.R_OK)
+
+
+def _read_delete_context(reader: SettingsReader) -> tuple[bool, str]:
+    """`REQUIRE_MFA_FOR_DELETE` (default off) and the context it asks for, `MFA_AUTH_CONTEXT`."""
+    required = reader.get(
+        "REQUIRE_MFA_FOR_DELETE", default=False, parse=parse_bool, expect="true or false"
+    )
+    context = reader.get(
+        "MFA_AUTH_CONTEXT",
+        default=DEFAULT_MFA_AUTH_CONTEXT,
+        check=lambda v: AUTH_CONTEXT_ID.fullmatch(v) is not None,
+        expect="an authentication context id, c1 to c99",
+    )
+    return required, context
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,8 @@ class Config:
     jwks_min_refresh_seconds: float = 60.0
     clock_skew_seconds: float = 120.0
     max_items_per_owner: int = DEFAULT_MAX_ITEMS_PER_OWNER
+    require_mfa_for_delete: bool = False
+    mfa_auth_context: str = DEFAULT_MFA_AUTH_CONTEXT
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike[str] | None = DEFAULT_ENV_FILE) -> Config:
@@ -70,6 +89,7 @@ class Config:
             check=lambda v: v >= 1,
             expect="a whole number of items (1 or more)",
         )
+        require_mfa, context = _read_delete_context(reader)
         reader.finish()
         return cls(
             tenant_id=tenant_id.lower(),
@@ -82,4 +102,6 @@ class Config:
             demo_seed=demo_seed,
             jwks_min_refresh_seconds=refresh,
             max_items_per_owner=max_items,
+            require_mfa_for_delete=require_mfa,
+            mfa_auth_context=context,
         )

@@ -54,12 +54,14 @@ def _todo_response(description: str, headers: dict[str, Any] | None = None) -> d
     return response
 
 
-def _secured(operation: dict[str, Any], *statuses: str) -> dict[str, Any]:
+def _secured(
+    operation: dict[str, Any], *statuses: str, unauthorized: str = "Unauthorized"
+) -> dict[str, Any]:
     responses = operation["responses"]
     for status in statuses:
         responses[status] = _ref(f"Problem{status}")
     responses.update(
-        {"401": _ref("Unauthorized"), "403": _ref("Forbidden"), "503": _ref("Unavailable")}
+        {"401": _ref(unauthorized), "403": _ref("Forbidden"), "503": _ref("Unavailable")}
     )
     return operation
 
@@ -174,11 +176,13 @@ DOCUMENT: dict[str, Any] = {
             "delete": _secured(
                 {
                     "operationId": "deleteToDo",
-                    "summary": "Delete a to-do (needs write permission).",
+                    "summary": "Delete a to-do (needs write permission; with "
+                    "REQUIRE_MFA_FOR_DELETE, a token whose acrs lists MFA_AUTH_CONTEXT).",
                     "responses": {"204": {"description": "Deleted."}},
                 },
                 "400",
                 "404",
+                unauthorized="UnauthorizedOrClaims",
             ),
         },
         "/healthz": {
@@ -290,6 +294,21 @@ DOCUMENT: dict[str, Any] = {
             ),
             "Problem413": _problem("The request body is larger than 64 KiB."),
             "Problem415": _problem("The request body is not JSON."),
+            "UnauthorizedOrClaims": _problem(
+                "No valid access token, or (REQUIRE_MFA_FOR_DELETE) one whose acrs lacks "
+                "MFA_AUTH_CONTEXT: a claims challenge, `claims` the base64 of "
+                '{"access_token":{"acrs":{"essential":true,"value":"c1"}}}.',
+                {
+                    "WWW-Authenticate": {
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "pattern": '^Bearer (error="invalid_token"|realm="", '
+                            'error="insufficient_claims", claims=")',
+                        },
+                    }
+                },
+            ),
             "Unauthorized": _problem(
                 "No token, or one that is not a valid access token for this API.",
                 {

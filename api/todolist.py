@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 
 from .auth import Caller, Permission, requires
+from .claims import require_delete_context
 from .errors import ApiProblem
 from .storage import (
     IDEMPOTENCY_KEY_LIFETIME,
@@ -214,6 +215,7 @@ def update_item(raw_id: str) -> Response:
 @bp.delete("/<raw_id>", strict_slashes=False)
 @requires(Permission.WRITE)
 def delete_item(raw_id: str) -> Response:
+    require_delete_context(_caller())
     item_id = _item_id(raw_id)
     if not _store().delete(item_id, _caller().owner_filter):
         raise _not_found(item_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from dataclasses import dataclass
@@ -70,9 +71,10 @@ class ToDoClient:
         extra = {"Idempotency-Key": str(uuid.uuid4())} if operation.method == "POST" else {}
         token, cached = self._tokens.acquire()
         response = self._send(operation, url, token, body, extra)
-        if response.status_code == 401 and cached:
+        if response.status_code == 401 and cached and _claims_asked(response) is None:
             # The API refused a token from the cache file (revoked, keys rotated...): the
             # request was not carried out, so drop the token and try once with a fresh one.
+            # (Not for a claims challenge: no app token can satisfy it.)
             self._tokens.invalidate()
             token, _ = self._tokens.acquire()
             response = self._send(operation, url, token, body, extra)
@@ -117,7 +119,7 @@ class ToDoClient:
                 message = f"the API answered {status} with a body that is not JSON"
                 raise DaemonError(message) from exc
         if status == 401:
-            raise DaemonError(_refused_token(response, token))
+            raise DaemonError(_refused_token(op, response, token))
         if status == 403:
             raise DaemonError(
                 f"the API refused {op}: the daemon's token lacks the app role {operation.role} "
@@ -139,7 +141,16 @@ class ToDoClient:
         )
 
 
-def _refused_token(response: requests.Response, token: str) -> str:
+def _refused_token(op: str, response: requests.Response, token: str) -> str:
+    claims = _claims_asked(response)
+    if claims is not None:
+        return (
+            f"the API answered {op} with a claims challenge (insufficient_claims), asking for "
+            f"a token with the claims {claims}: a user's sign-in with a second factor (MFA). "
+            "The daemon signs in as an application and cannot do MFA or any user interaction, "
+            "so it cannot do this; a signed-in user can (the web app), or the API's "
+            "administrator can stop requiring it (REQUIRE_MFA_FOR_DELETE)"
+        )
     challenge = response.headers.get("WWW-Authenticate", "")
     error = _param(challenge, "error") or "invalid_token"
     description = _param(challenge, "error_description")
@@ -150,6 +161,23 @@ def _refused_token(response: requests.Response, token: str) -> str:
             f"registration {READ_ROLES} and give admin consent"
         )
     return f"the API refused the daemon's token ({detail})"
+
+
+def _claims_asked(response: requests.Response) -> str | None:
+    """The claims a claims challenge asks for (its decoded `claims`, bounded), or None if
+    the answer is not one (`error="insufficient_claims"` in `WWW-Authenticate`)."""
+    challenge = response.headers.get("WWW-Authenticate", "")
+    if _param(challenge, "error") != "insufficient_claims":
+        return None
+    encoded = _param(challenge, "claims") or ""
+    try:
+        # Microsoft's APIs send standard base64 with padding; accept URL-safe or unpadded too.
+        text = base64.urlsafe_b64decode(
+            encoded.replace("+", "-").replace("/", "_") + "=" * (-len(encoded) % 4)
+        ).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        text = f"(undecodable) {encoded}"
+    return " ".join(text.split())[:MAX_DETAIL]
 
 
 def _roles(token: str) -> list[str]:

@@ -51,6 +51,8 @@ def test_invalid_settings_are_named(tmp_path: Path) -> None:
         "DATABASE_URL": "mysql://x/y",
         "JWKS_MIN_REFRESH_SECONDS": "soon",
         "MAX_ITEMS_PER_OWNER": "0",
+        "REQUIRE_MFA_FOR_DELETE": "maybe",
+        "MFA_AUTH_CONTEXT": "mfa",
     }
     done = run_api(tmp_path, env)
     assert done.returncode == 2
@@ -61,6 +63,8 @@ def test_invalid_settings_are_named(tmp_path: Path) -> None:
         "DATABASE_URL must be a sqlite:/// or postgresql:// URL",
         "JWKS_MIN_REFRESH_SECONDS must be a number of seconds",
         "MAX_ITEMS_PER_OWNER must be a whole number of items (1 or more)",
+        "REQUIRE_MFA_FOR_DELETE must be true or false",
+        "MFA_AUTH_CONTEXT must be an authentication context id, c1 to c99",
     ):
         assert text in done.stderr
     assert "Traceback" not in done.stderr

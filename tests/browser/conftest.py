@@ -121,13 +121,14 @@ class ChromiumPerson:
 def chromium_person(
     chromium: Browser, browser_web: WebServer, running_browser_api: Any,
     request: pytest.FixtureRequest,
-) -> Iterator[Callable[[], ChromiumPerson]]:
-    """`chromium_person()`: a new browser window (fresh cookies) on the web app; closed
-    afterwards."""
+) -> Iterator[Callable[..., ChromiumPerson]]:
+    """`chromium_person(web=browser_web)`: a new browser window (fresh cookies) on the web app
+    (or on `web`, another one); closed afterwards."""
     people: list[ChromiumPerson] = []
 
-    def make() -> ChromiumPerson:
-        someone = ChromiumPerson(chromium, browser_web, f"{request.node.name}-{len(people)}")
+    def make(web: WebServer | None = None) -> ChromiumPerson:
+        name = f"{request.node.name}-{len(people)}"
+        someone = ChromiumPerson(chromium, web or browser_web, name)
         people.append(someone)
         return someone
 
