@@ -37,6 +37,11 @@ WEB_REDIRECT_URIS = ["http://localhost:3000/auth/redirect"]
 WEB_POST_LOGOUT_URIS = ["http://localhost:3000/"]
 API_SCOPES = ["ToDoList.Read", "ToDoList.ReadWrite"]
 API_ROLES = ["ToDoList.Read.All", "ToDoList.ReadWrite.All"]
+# Microsoft Graph delegated permissions the web app's registration holds (admin consent).
+WEB_GRAPH_SCOPES = [
+    "https://graph.microsoft.com/User.ReadWrite",
+    "https://graph.microsoft.com/User.RevokeSessions.All",
+]
 STAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # dates in registrations.json (UTC)
 
 _hasher = PasswordHasher()
@@ -79,7 +84,12 @@ class UserInfo:
     @classmethod
     def of(cls, user: User) -> UserInfo:
         return cls(
-            user.oid, user.email, user.name, user.given_name, user.surname, user.city,
+            user.oid,
+            user.email,
+            user.name,
+            user.given_name,
+            user.surname,
+            user.city,
             dict(user.extensions or {}),
         )
 
@@ -249,7 +259,7 @@ class TenantStore:
     def _registrations(self) -> dict[str, Any]:
         path = self.dir / "registrations.json"
         if path.exists():
-            return json.loads(path.read_text())
+            return self._with_graph_consent(path, json.loads(path.read_text()))
         api_id = str(uuid.uuid4())
         regs = {
             "api": {
@@ -262,12 +272,21 @@ class TenantStore:
             },
             "web": self.new_client_registration(
                 "web",
-                consented_scopes=[f"api://{api_id}/{s}" for s in API_SCOPES],
+                consented_scopes=[f"api://{api_id}/{s}" for s in API_SCOPES] + WEB_GRAPH_SCOPES,
             ),
             "daemon": self.new_client_registration("daemon", roles=list(API_ROLES)),
             "additional_clients": [],
         }
         self._write_registrations(path, regs)
+        return regs
+
+    def _with_graph_consent(self, path: Path, regs: dict[str, Any]) -> dict[str, Any]:
+        """A data directory made before the web app used Microsoft Graph gets its web app the
+        Graph permissions new ones have (once: one that names any Graph scope is left alone)."""
+        consented = regs["web"].setdefault("consented_scopes", [])
+        if not any(s.startswith("https://graph.microsoft.com/") for s in consented):
+            consented.extend(WEB_GRAPH_SCOPES)
+            self._write_registrations(path, regs)
         return regs
 
     def _write_registrations(self, path: Path, regs: dict[str, Any]) -> None:
