@@ -56,7 +56,8 @@ def test_get_me_with_user_read_gives_the_default_properties(tenant, tenant_reset
     assert me["displayName"] == user.name
     assert me["mail"] == user.email
     assert me["userPrincipalName"] == f"{user.oid}@{tenant.tenant_name}"
-    assert me["givenName"] is None and me["surname"] is None
+    assert me["givenName"] is None
+    assert me["surname"] is None
     assert me["businessPhones"] == []
     assert "city" not in me  # only with $select, as Graph
     assert resp.headers["request-id"]
