@@ -225,8 +225,10 @@ class Identity:
             self.tokens.delete(old_key)
         if old_oid:
             self.index.remove(old_oid, old_sid)
-        entry = UserSession(session.sid, token_key, time.time())  # type: ignore[attr-defined]
-        self.end_sessions(self.index.add(self.user_oid() or "", entry))
+        oid = self.user_oid()
+        if oid:  # External ID's ID tokens always carry it
+            entry = UserSession(session.sid, token_key, time.time())  # type: ignore[attr-defined]
+            self.end_sessions(self.index.add(oid, entry))
 
     # --- the signed-in user -------------------------------------------------------------------
 
