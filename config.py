@@ -37,6 +37,14 @@ DEFAULT_PORT = 3000
 TENANT_SETTINGS = ("CLIENT_ID", "AUTHORITY", "TENANT_SUBDOMAIN")
 SESSION_TYPES = ("filesystem", "redis")
 SESSION_SECRET_FILE = "session_secret"  # noqa: S105 (a file name)
+DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+# Microsoft Graph's delegated permissions the profile page uses (the resource is always
+# graph.microsoft.com, whatever GRAPH_BASE_URL says: that is where the tokens are for).
+GRAPH_READ = "https://graph.microsoft.com/User.Read"
+GRAPH_READWRITE = "https://graph.microsoft.com/User.ReadWrite"
+GRAPH_REVOKE = "https://graph.microsoft.com/User.RevokeSessions.All"
+GRAPH_SCOPES = (GRAPH_READ, GRAPH_READWRITE, GRAPH_REVOKE)
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 
 
 def tenant_configured(source: Mapping[str, str]) -> bool:
@@ -89,6 +97,22 @@ def _trusted_hosts(value: str) -> tuple[str, ...]:
     if not hosts or not all(_TRUSTED_HOST.fullmatch(h) for h in hosts):
         raise ValueError(value)
     return hosts
+
+
+def _custom_attributes(value: str) -> tuple[str, ...]:
+    """`loyaltyTier, memberSince` as ("loyaltyTier", "memberSince")."""
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    if not all(_ATTRIBUTE_NAME.fullmatch(n) for n in names):
+        raise ValueError(value)
+    return names
+
+
+def _extensions_app_id(value: str) -> str:
+    """The b2c-extensions-app's client id as attribute names carry it: 32 hex digits."""
+    text = value.strip().lower().replace("-", "")
+    if not re.fullmatch(r"[0-9a-f]{32}", text):
+        raise ValueError(value)
+    return text
 
 
 def _scope(value: Any) -> bool:
@@ -155,6 +179,9 @@ class Config:
     session_idle_minutes: float = 120.0
     trusted_hosts: tuple[str, ...] = ()
     readyz_cache_seconds: float = 5.0
+    graph_base_url: str = DEFAULT_GRAPH_BASE_URL
+    extensions_app_id: str | None = None
+    custom_attributes: tuple[str, ...] = ()
 
     @staticmethod
     def _session_limits(r: SettingsReader) -> dict[str, Any]:
@@ -195,6 +222,38 @@ class Config:
     def api_scopes(self) -> list[str]:
         """The ToDoList API scopes a user may be asked to consent to at sign-in."""
         return [self.todolist_read, self.todolist_readwrite]
+
+    @property
+    def sign_in_scopes(self) -> list[str]:
+        """Every scope a sign-in may ask for (and whose tokens the token cache keeps): the
+        API's and Microsoft Graph's."""
+        return [*self.api_scopes, *GRAPH_SCOPES]
+
+    def extension_property(self, name: str) -> str:
+        """Graph's property name of the custom attribute `name`: extension_<app id>_<name>."""
+        return f"extension_{self.extensions_app_id}_{name}"
+
+    @staticmethod
+    def _graph(r: SettingsReader) -> dict[str, Any]:
+        """Microsoft Graph: where it is, and the custom attributes the profile page shows."""
+        none: tuple[str, ...] = ()
+        values = {
+            "graph_base_url": r.get(
+                "GRAPH_BASE_URL", default=DEFAULT_GRAPH_BASE_URL, check=https_or_loopback,
+                expect=HTTPS_OR_LOOPBACK,
+            ).rstrip("/"),
+            "extensions_app_id": r.get(
+                "EXTENSIONS_APP_ID", parse=_extensions_app_id,
+                expect="the b2c-extensions-app's Application (client) ID (a GUID)",
+            ),
+            "custom_attributes": r.get(
+                "CUSTOM_ATTRIBUTES", default=none, parse=_custom_attributes,
+                expect="comma-separated custom attribute names (loyaltyTier, memberSince)",
+            ),
+        }
+        if values["custom_attributes"] and not values["extensions_app_id"]:
+            r.problem("CUSTOM_ATTRIBUTES needs EXTENSIONS_APP_ID (their names carry it)")
+        return values
 
     @classmethod
     def load(
@@ -303,6 +362,7 @@ class Config:
             except OSError as exc:
                 r.problem(f"INSTANCE_DIR {instance} cannot be written ({exc.strerror})")
         limits = cls._session_limits(r)
+        graph = cls._graph(r)
         r.finish()
         tenant_path = urlsplit(authority).path.strip("/").split("/")[0]
         return cls(
@@ -329,4 +389,5 @@ class Config:
             **limits,
             trusted_hosts=trusted_hosts,
             readyz_cache_seconds=readyz_cache,
+            **graph,
         )

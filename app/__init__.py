@@ -28,8 +28,10 @@ from app import (
     auth,
     doctor,
     errors,
+    graph_client,
     health,
     pages,
+    profile,
     proxy,
     ratelimit,
     security,
@@ -40,6 +42,7 @@ from app import (
 from app.flows import BrowserFlows, FileFlowStore, FlowStore, RedisFlowStore
 from app.identity import Identity, current_identity
 from app.token_store import FileTokenStore, RedisTokenStore, TokenStore
+from app.user_sessions import FileSessionIndex, RedisSessionIndex, SessionIndex
 from common.settings import SettingsError
 from config import Config
 
@@ -59,6 +62,7 @@ class Stores:
     sessions: redis.Redis | FileSystemCache
     tokens: TokenStore
     flows: FlowStore
+    index: SessionIndex  # each user's sessions (sign out everywhere)
     description: str  # for log lines: the Redis URL without credentials, or the directory
 
 
@@ -74,12 +78,14 @@ def _stores(config: Config) -> Stores:
         parts = urlsplit(config.redis_url or "")
         where = f"Redis at {parts.scheme}://{parts.hostname or ''}:{parts.port or ''}{parts.path}"
         return Stores(client, RedisTokenStore(client, lifetime),
-                      RedisFlowStore(client, FLOW_LIFETIME, config.signin_pending_limit), where)
+                      RedisFlowStore(client, FLOW_LIFETIME, config.signin_pending_limit),
+                      RedisSessionIndex(client, lifetime), where)
     config.session_dir.mkdir(parents=True, exist_ok=True)
     files = FileSystemCache(str(config.session_dir), threshold=SESSION_FILE_LIMIT, mode=0o600)
     return Stores(
         files, FileTokenStore(config.instance_dir / "tokens", lifetime),
         FileFlowStore(config.instance_dir / "flows", FLOW_LIFETIME, config.signin_pending_limit),
+        FileSessionIndex(config.instance_dir / "user-sessions", lifetime),
         f"files under {config.instance_dir}",
     )
 
@@ -134,8 +140,8 @@ def _settings() -> Config:
 
 def _identity(config: Config, stores: Stores) -> Identity:
     browser_flows = BrowserFlows(config.session_secret, FLOW_LIFETIME, config.secure_cookies)
-    identity = Identity(config, stores.tokens, stores.flows, browser_flows)
-    identity.keep_at_sign_in.update(todos.KEPT_AT_SIGN_IN)
+    identity = Identity(config, stores.tokens, stores.flows, browser_flows, stores.index)
+    identity.keep_at_sign_in.update(todos.KEPT_AT_SIGN_IN, profile.KEPT_AT_SIGN_IN)
     return identity
 
 
@@ -167,6 +173,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.before_request(identity.check_session_age)
     app.extensions["identity"] = identity
     app.extensions[api_client.EXTENSION] = api_client.create(config)
+    app.extensions[graph_client.EXTENSION] = graph_client.create(config)
     errors.init_app(app)
     sessions.register_error_handlers(app)
     app.context_processor(_template_context)
@@ -174,7 +181,7 @@ def create_app(config: Config | None = None) -> Flask:
     # The proxy checks the CSRF header itself, after the sign-in check, so that a signed-out
     # script gets 401 (sign in) rather than 400 (no CSRF token: it has no session to own one).
     security.csrf.exempt(proxy.bp)
-    for blueprint in (pages.bp, auth.bp, todos.bp, proxy.bp, health.bp):
+    for blueprint in (pages.bp, auth.bp, todos.bp, profile.bp, proxy.bp, health.bp):
         app.register_blueprint(blueprint)
     health.init_app(app, stores.sessions)
     ratelimit.init_app(app, config)

@@ -55,7 +55,7 @@ def _start(prompt: str | None) -> BaseResponse:
     identity = current_identity()
     next_path = local_path(request.args.get("next")) or "/"
     requested = (request.args.get("scope") or "").split()
-    scopes = [scope for scope in requested if scope in identity.config.api_scopes]
+    scopes = [scope for scope in requested if scope in identity.config.sign_in_scopes]
     if prompt is None and not scopes and identity.user() is not None:
         return redirect(next_path)
     return redirect(identity.start_sign_in(next_path, scopes, prompt))

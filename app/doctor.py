@@ -5,7 +5,10 @@ fix. The checks, in order (a failed one skips those that need it): the settings;
 (reachable, issuer and tenant as configured); the signing keys; the redirect URI and client id
 (the tenant's sign-in page for them: AADSTS50011, AADSTS700016); the client credential (a
 client-credentials token request: AADSTS700016, AADSTS7000215, AADSTS7000222, AADSTS700027);
-the API's resource (AADSTS500011); the API's `/healthz` at `TODOLIST_API_URL`. Exit status 0
+the API's resource (AADSTS500011); the Graph permissions (the sign-in page asked for Graph's
+User.ReadWrite and User.RevokeSessions.All: AADSTS65001, AADSTS650053; consent itself shows
+only once a user signs in); Graph at `GRAPH_BASE_URL` (`GET /me` without a token answers 401
+InvalidAuthenticationToken); the API's `/healthz` at `TODOLIST_API_URL`. Exit status 0
 when every check passes, 1 otherwise. It runs inside the app, so it reads exactly its settings.
 """
 
@@ -15,6 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import click
 import requests
@@ -25,6 +29,7 @@ from app.health import api_health_url
 from app.identity import Identity, current_identity
 from common.http import failure_cause
 from common.oidc import KeySetUnavailable, discovery_url
+from config import GRAPH_READWRITE, GRAPH_REVOKE
 
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
 FIXES = {
@@ -38,6 +43,10 @@ FIXES = {
     500011: "set TODOLIST_READ / TODOLIST_READWRITE to scopes of the API's Application ID URI "
     "(the API registration's Expose an API page)",
     50011: "add the redirect URI as a Web redirect URI of the app registration (Authentication)",
+    65001: "API permissions > Add a permission > Microsoft Graph > Delegated: User.ReadWrite and "
+    "User.RevokeSessions.All, then Grant admin consent",
+    650053: "the Graph permission name is wrong: add Microsoft Graph's delegated User.ReadWrite "
+    "and User.RevokeSessions.All under API permissions",
 }
 
 
@@ -115,6 +124,54 @@ def check_api_resource(identity: Identity) -> Check:
     return Check("API scopes", True, f"resource {', '.join(resources)} known to the tenant")
 
 
+def check_graph_permission(identity: Identity) -> Check:
+    """The tenant's sign-in page asked for Graph's User.ReadWrite and User.RevokeSessions.All.
+
+    Without a user this is what can be known: a tenant that refuses the request at once (the
+    local one answers consent_required, AADSTS65001; an unknown permission is AADSTS650053)
+    fails; one that shows its sign-in page passes, though a real tenant checks consent only
+    after the user signs in (the profile page then says it is missing).
+    """
+    redirect_uri = identity.config.redirect_uri
+    if redirect_uri.startswith("/"):
+        raise Skip(f"REDIRECT_URI is the path {redirect_uri}: set the absolute URL to check it")
+    scopes = [GRAPH_READWRITE, GRAPH_REVOKE]
+    flow = identity.tenant.msal_app().initiate_auth_code_flow(scopes, redirect_uri=redirect_uri)
+    try:
+        page = identity.tenant.http.get(flow["auth_uri"], allow_redirects=False)
+    except requests.RequestException as exc:
+        raise Skip(f"the sign-in page could not be fetched ({type(exc).__name__})") from exc
+    answer = dict(parse_qsl(urlsplit(page.headers.get("Location", "")).query))
+    if page.is_redirect and answer.get("error"):
+        return _refused("Graph permission", answer, "Graph User.ReadWrite, User.RevokeSessions.All")
+    found = re.search(r"AADSTS(\d+)", page.text) if page.status_code >= 400 else None
+    if found is not None:
+        return Check("Graph permission", False, f"the sign-in page for Graph answers "
+                     f"AADSTS{found.group(1)}; fix: {FIXES[65001]}")
+    return Check("Graph permission", True, "the tenant's sign-in page accepts Graph "
+                 "User.ReadWrite and User.RevokeSessions.All (consent is checked when a user "
+                 "signs in; the profile page names it if missing)")
+
+
+def check_graph(identity: Identity) -> Check:
+    """Graph at GRAPH_BASE_URL answers `GET /me` without a token as Graph does: 401
+    InvalidAuthenticationToken."""
+    url = f"{identity.config.graph_base_url}/me"
+    try:
+        answer = identity.tenant.http.get(url, allow_redirects=False)
+    except requests.RequestException as exc:
+        return Check("Graph", False, f"{url}: {failure_cause(exc)}; fix: check GRAPH_BASE_URL")
+    try:
+        code = answer.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        code = None
+    if answer.status_code != 401 or code != "InvalidAuthenticationToken":
+        got = code or "no Graph error"
+        return Check("Graph", False, f"{url} answered {answer.status_code} ({got}), not Graph's "
+                     "401 InvalidAuthenticationToken; fix: check GRAPH_BASE_URL")
+    return Check("Graph", True, f"{url} answers as Microsoft Graph")
+
+
 def check_api(identity: Identity) -> Check:
     url = api_health_url(identity.config.todolist_api_url)
     try:
@@ -131,6 +188,7 @@ TENANT_CHECKS: tuple[tuple[str, Callable[[Identity], Check]], ...] = (
     ("sign-in page", check_sign_in_page),
     ("client credential", check_credential),
     ("API scopes", check_api_resource),
+    ("Graph permission", check_graph_permission),
 )
 
 
@@ -149,6 +207,7 @@ def run_checks(identity: Identity) -> Iterator[Check]:
             yield Check(name, False, str(exc))
         except ProviderUnavailable as exc:
             yield Check(name, False, exc.log)
+    yield check_graph(identity)
     yield check_api(identity)
 
 

@@ -31,6 +31,7 @@ from app.failures import (
 )
 from app.flows import BrowserFlows, FlowStore, FlowStoreFull
 from app.messages import SIGN_IN_BUSY, SIGN_INS_FULL
+from app.sessions import delete_stored_session
 from app.tenant import Tenant
 from app.token_store import (
     StoredTokens,
@@ -43,6 +44,7 @@ from app.token_store import (
     valid_key,
 )
 from app.urls import absolute_url, local_path
+from app.user_sessions import SessionIndex, UserSession
 from common.oidc import KeySetUnavailable, TokenError, validate_id_token
 from config import Config
 
@@ -65,10 +67,12 @@ class Identity:
     signed-in user), the flow store (sign-ins in progress) and the token store (tokens)."""
 
     def __init__(
-        self, config: Config, tokens: TokenStore, flows: FlowStore, browser_flows: BrowserFlows
+        self, config: Config, tokens: TokenStore, flows: FlowStore, browser_flows: BrowserFlows,
+        index: SessionIndex,
     ) -> None:
         self.config = config
         self.tokens = tokens
+        self.index = index  # each user's sessions, for signing out everywhere
         self.flows = flows
         self.browser_flows = browser_flows
         self.tenant = Tenant(config)
@@ -144,7 +148,7 @@ class Identity:
         next_path, flow = entry["next"], entry["flow"]
         if time.time() - entry["started"] > self.flow_lifetime:
             raise SignInFailed("expired", "the sign-in attempt took too long", next_path)
-        scopes = [s for s in flow.get("scope", []) if s in self.config.api_scopes]
+        scopes = [s for s in flow.get("scope", []) if s in self.config.sign_in_scopes]
         if answer.get("error"):
             self._authorize_error(answer, scopes, next_path)
         cache = msal.SerializableTokenCache()
@@ -206,8 +210,9 @@ class Identity:
         A visitor's first session starts here: before, signing in stored nothing for them.
         """
         old_key = session.get(TOKENS_KEY)
+        old_oid, old_sid = self.user_oid(), session.sid  # type: ignore[attr-defined]
         token_key = new_key()
-        self.tokens.save(token_key, StoredTokens(1, trimmed(cache, self.config.api_scopes)))
+        self.tokens.save(token_key, StoredTokens(1, trimmed(cache, self.config.sign_in_scopes)))
         current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]  # Flask-Session's
         kept = {key: session[key] for key in self.keep_at_sign_in if key in session}
         session.clear()
@@ -218,6 +223,12 @@ class Identity:
         session[SIGNED_IN_AT_KEY] = session[SEEN_KEY] = self.clock()
         if valid_key(old_key):
             self.tokens.delete(old_key)
+        if old_oid:
+            self.index.remove(old_oid, old_sid)
+        oid = self.user_oid()
+        if oid:  # External ID's ID tokens always carry it
+            entry = UserSession(session.sid, token_key, time.time())  # type: ignore[attr-defined]
+            self.end_sessions(self.index.add(oid, entry))
 
     # --- the signed-in user -------------------------------------------------------------------
 
@@ -250,6 +261,18 @@ class Identity:
         """The validated ID-token claims of the signed-in user, or None."""
         claims = session.get(USER_KEY)
         return claims if isinstance(claims, dict) else None
+
+    def user_oid(self) -> str | None:
+        """The signed-in user's object id (the same in every app and session), or None."""
+        oid = (self.user() or {}).get("oid")
+        return oid if isinstance(oid, str) and oid else None
+
+    def note_profile_change(self, name: str) -> None:
+        """The user changed their display name (through Graph): this session shows the new one
+        (the greeting, the claims page) without waiting for the next ID token."""
+        claims = self.user()
+        if claims is not None:
+            session[USER_KEY] = {**claims, "name": name}
 
     def acquire_token(self, scopes: list[str], force_refresh: bool = False) -> str:
         """An access token for `scopes` from the session's token cache (refreshing when needed).
@@ -297,7 +320,9 @@ class Identity:
             raise ProviderUnavailable.network(exc, None, "token refresh") from exc
         finally:
             if cache.has_state_changed:
-                new = StoredTokens(stored.version + 1, trimmed(cache, self.config.api_scopes))
+                new = StoredTokens(
+                    stored.version + 1, trimmed(cache, self.config.sign_in_scopes)
+                )
                 self.tokens.save(token_key, new)
         if result is None:
             raise SignInRequired(scopes, "no token for these scopes")
@@ -314,10 +339,32 @@ class Identity:
         its write-back is deleted too, never left behind for a signed-out session.
         """
         token_key = session.get(TOKENS_KEY)
+        oid, sid = self.user_oid(), session.sid  # type: ignore[attr-defined]
         session.clear()
+        if oid:
+            self.index.remove(oid, sid)
         if valid_key(token_key):
             with self.tokens.locked(token_key):
                 self.tokens.delete(token_key)
+
+    def end_sessions(self, ended: list[UserSession]) -> None:
+        """Delete these stored sessions and their token caches (other browsers of the user:
+        their next request finds no session, so nobody is signed in there)."""
+        for entry in ended:
+            delete_stored_session(current_app, entry.sid)
+            if valid_key(entry.token_key):
+                with self.tokens.locked(entry.token_key):
+                    self.tokens.delete(entry.token_key)
+
+    def sign_out_everywhere(self) -> str:
+        """End every session of the user in the store (this one too), then sign this browser
+        out at the tenant: returns where to send it, as `sign_out`. The caller has revoked the
+        user's sign-in sessions at the tenant first (Graph's revokeSignInSessions)."""
+        oid = self.user_oid()
+        if oid:
+            current = session.sid  # type: ignore[attr-defined]
+            self.end_sessions([e for e in self.index.take_all(oid) if e.sid != current])
+        return self.sign_out()
 
     def sign_out(self) -> str:
         """Forget the user (the stored session is deleted) and return where to send the browser.

@@ -182,3 +182,34 @@ UNEXPECTED = Message(
     "Something went wrong",
     "An unexpected error stopped this page. It has been logged; please try again.",
 )
+
+# The profile page (Microsoft Graph).
+PROFILE_UNREACHABLE = Message(
+    "The profile service is unavailable",
+    "It cannot be reached right now. Please try again in a moment.",
+)
+PROFILE_TIMEOUT = Message(
+    "The profile service is unavailable", "It did not answer in time. Please try again."
+)
+PROFILE_FAILED = Message(
+    "The profile service is unavailable",
+    "It ran into a problem or gave an answer this site cannot read. Please try again later.",
+)
+PROFILE_REFUSED_INPUT = Message(
+    "The profile service refused the change",
+    "It did not accept these values. Check them and try again.",
+)
+PROFILE_NO_PERMISSION = Message(
+    PERMISSION_TITLE,
+    "This app has not been granted access to change your profile{}. Ask the administrator of "
+    "this site to grant it.",
+)
+PROFILE_SIGN_IN_AGAIN = Message(
+    "Sign-in required",
+    "Your sign-in has to be renewed before your profile can be changed{}.",
+)
+PROFILE_SAVED = "Your profile is saved."
+PROFILE_SIGNED_IN_AGAIN = "You signed in again; your changes are saved."
+PROFILE_SIGNED_IN_AGAIN_REVOKE = (
+    "You signed in again. Press “Sign out everywhere” once more to sign out on every device."
+)

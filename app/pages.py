@@ -25,12 +25,13 @@ bp = Blueprint("pages", __name__)
 TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time"})
 SIGNED_OUT_COOKIE = "todo_signed_out"
 SIGNED_OUT_SECONDS = 300  # long enough for the round trip through the tenant's sign-out
+SIGN_OUT_ENDPOINTS = frozenset({"auth.signout", "profile.sign_out_everywhere"})
 
 
 @bp.after_app_request
 def _mark_signed_out(response: Response) -> Response:
     """A sign-out that went through (its redirect) leaves the marker for the home page."""
-    if request.endpoint == "auth.signout" and response.status_code == 302:
+    if request.endpoint in SIGN_OUT_ENDPOINTS and response.status_code == 302:
         config: Config = current_app.config["WEB_CONFIG"]
         response.set_cookie(
             SIGNED_OUT_COOKIE, "1", max_age=SIGNED_OUT_SECONDS, httponly=True, samesite="Lax",

@@ -99,6 +99,12 @@ class FileSessions(_StoreAware, CacheLibSessionInterface):
             raise OSError("the session file could not be written")
 
 
+def delete_stored_session(app: Flask, sid: str) -> None:
+    """Delete the stored session `sid` (another browser's: "sign out everywhere")."""
+    interface = app.session_interface
+    interface._delete_session(interface._get_store_id(sid))  # type: ignore[attr-defined]  # Flask-Session's
+
+
 def _become(response: Response, replacement: Response) -> None:
     """Turn `response` (already built) into `replacement`, dropping cookies and redirects."""
     response.status_code = replacement.status_code

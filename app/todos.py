@@ -144,7 +144,9 @@ def _take_draft(op: str, item_id: int | None = None) -> tuple[str | None, str]:
     return text, _idempotency_key(draft.get("key"))
 
 
-def _reauth_pending(scopes: list[str]) -> bool:
+def reauth_pending(scopes: list[str]) -> bool:
+    """Whether we just sent the user to sign in for `scopes` (the sign-in loop guard; the
+    profile pages use it too)."""
     marker = session.get(REAUTH_KEY)
     return (
         isinstance(marker, dict)
@@ -153,11 +155,20 @@ def _reauth_pending(scopes: list[str]) -> bool:
     )
 
 
-def _succeeded(kind: str) -> None:
-    """A call with `kind`'s scope went through: a sign-in we sent the user to for it worked."""
+def note_reauth(scopes: list[str]) -> None:
+    """We are sending the user to sign in for `scopes`."""
+    session[REAUTH_KEY] = {"scopes": scopes, "at": time.time()}
+
+
+def reauth_done(scopes: list[str]) -> None:
+    """A call with `scopes` went through: a sign-in we sent the user to for them worked."""
     marker = session.get(REAUTH_KEY)
-    if isinstance(marker, dict) and marker.get("scopes") == api_client.scopes_for(kind):
+    if isinstance(marker, dict) and marker.get("scopes") == scopes:
         session.pop(REAUTH_KEY, None)
+
+
+def _succeeded(kind: str) -> None:
+    reauth_done(api_client.scopes_for(kind))
 
 
 def signin_url(scopes: list[str], next_path: str) -> str:
@@ -181,12 +192,12 @@ def sign_in_needed(exc: SignInRequired) -> Page:
     form = _form()
     writing = exc.scopes == api_client.scopes_for(api_client.WRITE)
     current_app.logger.info("sign-in needed for %s: %s", " ".join(exc.scopes), exc.reason)
-    if _reauth_pending(exc.scopes):
+    if reauth_pending(exc.scopes):
         # We sent the user to sign in for this scope and silent acquisition still fails: the
         # tenant will not give this account that permission. A page, not a loop.
         session.pop(REAUTH_KEY, None)
         return _permission_page(writing, True, signin_url(exc.scopes, form.next_path))
-    session[REAUTH_KEY] = {"scopes": exc.scopes, "at": time.time()}
+    note_reauth(exc.scopes)
     if form.text is not None:
         session[DRAFT_KEY] = {
             "op": form.op, "id": form.item_id, "description": form.text, "user": _user_oid(),

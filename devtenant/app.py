@@ -104,9 +104,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["devtenant"] = Tenant(store)
     app.jinja_env.globals["csrf_token"] = generate_csrf
 
-    from devtenant import admin_api, endpoints, pages
+    from devtenant import admin_api, endpoints, graph, pages
 
     app.register_blueprint(endpoints.bp)
+    app.register_blueprint(graph.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin_api.bp)
     pages.register_error_pages(app)

@@ -12,6 +12,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from devtenant.graph import extensions_app_id
 from devtenant.store import (
     DEFAULT_DATA_DIR,
     DEFAULT_HOST,
@@ -20,8 +21,12 @@ from devtenant.store import (
     TenantStore,
     UserExists,
 )
+from devtenant.urls import graph_base_url
 
 API_URL = "https://localhost:44351/api/todolist"
+# The custom attribute the local tenant's users have for the web app's profile page (Graph
+# keeps any `extension_<id>_<Name>`; this is the one `env web` tells the web app to show).
+LOCAL_CUSTOM_ATTRIBUTES = "loyaltyTier"
 CREDENTIALS = ("secret", "thumbprint", "certificate")
 
 
@@ -55,6 +60,9 @@ def env_settings(store: TenantStore, component: str, credential: str = "secret")
             "TODOLIST_READ": f"{api['app_id_uri']}/ToDoList.Read",
             "TODOLIST_READWRITE": f"{api['app_id_uri']}/ToDoList.ReadWrite",
             "TODOLIST_API_URL": API_URL,
+            "GRAPH_BASE_URL": graph_base_url(store),
+            "EXTENSIONS_APP_ID": extensions_app_id(store.tenant_id),
+            "CUSTOM_ATTRIBUTES": LOCAL_CUSTOM_ATTRIBUTES,
             "CA_FILE": ca_file,
         }
     if component == "api":

@@ -45,7 +45,11 @@ if TYPE_CHECKING:
     from devtenant.store import UserInfo
 
 RESERVED_SCOPES = {"openid", "profile", "offline_access", "email"}
-GRAPH_RESOURCES = {"https://graph.microsoft.com", GRAPH_APP_ID}
+GRAPH_URL = "https://graph.microsoft.com"
+GRAPH_RESOURCES = {GRAPH_URL, GRAPH_APP_ID}
+# The Graph delegated permissions this tenant knows (docs/devtenant.md, "Microsoft Graph").
+GRAPH_PERMISSIONS = frozenset({"User.Read", "User.ReadWrite", "User.RevokeSessions.All"})
+GRAPH_IMPLICIT = "User.Read"  # on every registration, as Entra adds it to each new one
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 # What a grant's create_token_response returns to Authlib: (status, body, headers).
@@ -69,7 +73,7 @@ class Scopes:
 
 def _split_resource(item: str) -> tuple[str, str]:
     if "/" not in item:
-        return "https://graph.microsoft.com", item
+        return GRAPH_URL, item
     resource, _, name = item.rpartition("/")
     return resource, name
 
@@ -120,8 +124,7 @@ def resolve_delegated(scope: str, client: dict[str, Any], api: dict[str, Any]) -
         return Scopes(reserved, GRAPH_APP_ID, GRAPH_SCOPES.split(), GRAPH_SCOPES.split())
     resource = resources.pop()
     if resource in GRAPH_RESOURCES:
-        graph = [_split_resource(s)[1] for s in others]
-        return Scopes(reserved, GRAPH_APP_ID, graph, graph)
+        return _resolve_graph(scope, others, reserved, client)
     if not _api_for(resource, api):
         raise EntraError("invalid_resource", 500011, detail=resource)
     consented = set(client.get("consented_scopes", []))
@@ -138,6 +141,34 @@ def resolve_delegated(scope: str, client: dict[str, Any], api: dict[str, Any]) -
     if not names or any(f"{api['app_id_uri']}/{n}" not in consented for n in names):
         raise _no_consent(client)
     return Scopes(reserved, api["client_id"], names, [f"{api['app_id_uri']}/{n}" for n in names])
+
+
+def _resolve_graph(
+    scope: str, items: list[str], reserved: set[str], client: dict[str, Any]
+) -> Scopes:
+    """Microsoft Graph's delegated permissions: `User.Read` is granted to every registration
+    (Entra adds it to each new one); the others need the app's consent. `.default` means
+    every Graph permission the app holds. The response names each scope as it was asked for
+    (`User.Read`, or `https://graph.microsoft.com/User.ReadWrite`), so MSAL's cache finds it."""
+    consented = {GRAPH_IMPLICIT} | {
+        s.rpartition("/")[2] for s in client.get("consented_scopes", []) if s.startswith(GRAPH_URL)
+    }
+    short: list[str] = []
+    full: list[str] = []
+    for item in items:
+        name = _split_resource(item)[1]
+        if name == ".default":
+            names = sorted(consented)
+            short.extend(names)
+            full.extend(f"{GRAPH_URL}/{n}" for n in names)
+            continue
+        if name not in GRAPH_PERMISSIONS:
+            raise UnknownScopeError(scope, name, GRAPH_APP_ID)
+        if name not in consented:
+            raise _no_consent(client)
+        short.append(name)
+        full.append(item)
+    return Scopes(reserved, GRAPH_APP_ID, list(dict.fromkeys(short)), list(dict.fromkeys(full)))
 
 
 def resolve_app(scope: str, api: dict[str, Any]) -> str:

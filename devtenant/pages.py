@@ -29,10 +29,12 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import HTTPException
 
+from devtenant import graph
 from devtenant.errors import EntraError, Trace, describe, error_uri
 from devtenant.oauth import UnknownScopeError, redirect_matches, resolve_delegated
 from devtenant.state import SsoSession
 from devtenant.store import UserExists
+from devtenant.urls import GRAPH_PREFIX
 
 if TYPE_CHECKING:
     from devtenant.app import Tenant
@@ -260,6 +262,8 @@ def register_error_pages(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500  # Flask hands code-less HTTPExceptions to no handler
+        if request.path.startswith(GRAPH_PREFIX + "/") and request.scheme == "https":
+            return graph.http_error(exc)
         if wants_json():
             return {
                 "error": exc.name.lower().replace(" ", "_"),

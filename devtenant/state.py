@@ -181,3 +181,13 @@ class TenantState:
         with self.lock:
             if sid:
                 self.sessions.pop(sid, None)
+
+    def revoke_user_sessions(self, oid: str) -> None:
+        """Graph's revokeSignInSessions: every refresh token of the user is refused from now on
+        (AADSTS50173) and every SSO session of the user ends."""
+        with self.lock:
+            for token in self.refresh_tokens.values():
+                if token.oid == oid:
+                    token.revoked = True
+            for sid in [s.sid for s in self.sessions.values() if s.oid == oid]:
+                del self.sessions[sid]

@@ -14,13 +14,13 @@ import secrets
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import DateTime, String, create_engine, select
+from sqlalchemy import JSON, DateTime, String, create_engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -37,6 +37,11 @@ WEB_REDIRECT_URIS = ["http://localhost:3000/auth/redirect"]
 WEB_POST_LOGOUT_URIS = ["http://localhost:3000/"]
 API_SCOPES = ["ToDoList.Read", "ToDoList.ReadWrite"]
 API_ROLES = ["ToDoList.Read.All", "ToDoList.ReadWrite.All"]
+# Microsoft Graph delegated permissions the web app's registration holds (admin consent).
+WEB_GRAPH_SCOPES = [
+    "https://graph.microsoft.com/User.ReadWrite",
+    "https://graph.microsoft.com/User.RevokeSessions.All",
+]
 STAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # dates in registrations.json (UTC)
 
 _hasher = PasswordHasher()
@@ -55,6 +60,11 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(256))
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    given_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    surname: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    city: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Custom attributes by short name, e.g. {"loyaltyTier": "gold"}.
+    extensions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 
 class UserExists(Exception):
@@ -66,6 +76,26 @@ class UserInfo:
     oid: str
     email: str
     name: str
+    given_name: str | None = None
+    surname: str | None = None
+    city: str | None = None
+    extensions: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, user: User) -> UserInfo:
+        return cls(
+            user.oid,
+            user.email,
+            user.name,
+            user.given_name,
+            user.surname,
+            user.city,
+            dict(user.extensions or {}),
+        )
+
+
+# What `TenantStore.update_user` may change.
+USER_CHANGES = frozenset({"name", "given_name", "surname", "city", "extensions"})
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -229,7 +259,7 @@ class TenantStore:
     def _registrations(self) -> dict[str, Any]:
         path = self.dir / "registrations.json"
         if path.exists():
-            return json.loads(path.read_text())
+            return self._with_graph_consent(path, json.loads(path.read_text()))
         api_id = str(uuid.uuid4())
         regs = {
             "api": {
@@ -242,12 +272,21 @@ class TenantStore:
             },
             "web": self.new_client_registration(
                 "web",
-                consented_scopes=[f"api://{api_id}/{s}" for s in API_SCOPES],
+                consented_scopes=[f"api://{api_id}/{s}" for s in API_SCOPES] + WEB_GRAPH_SCOPES,
             ),
             "daemon": self.new_client_registration("daemon", roles=list(API_ROLES)),
             "additional_clients": [],
         }
         self._write_registrations(path, regs)
+        return regs
+
+    def _with_graph_consent(self, path: Path, regs: dict[str, Any]) -> dict[str, Any]:
+        """A data directory made before the web app used Microsoft Graph gets its web app the
+        Graph permissions new ones have (once: one that names any Graph scope is left alone)."""
+        consented = regs["web"].setdefault("consented_scopes", [])
+        if not any(s.startswith("https://graph.microsoft.com/") for s in consented):
+            consented.extend(WEB_GRAPH_SCOPES)
+            self._write_registrations(path, regs)
         return regs
 
     def _write_registrations(self, path: Path, regs: dict[str, Any]) -> None:
@@ -369,6 +408,7 @@ class TenantStore:
             created_at=dt.datetime.now(dt.UTC),
         )
         info = UserInfo(user.oid, user.email, user.name)
+        user.extensions = {}
         with Session(self.engine) as session:
             session.add(user)
             try:
@@ -388,9 +428,23 @@ class TenantStore:
                 _hasher.verify(user.password_hash, password)
             except (VerificationError, InvalidHashError):
                 return None
-            return UserInfo(user.oid, user.email, user.name)
+            return UserInfo.of(user)
 
     def user(self, oid: str) -> UserInfo | None:
         with Session(self.engine) as session:
             user = session.get(User, oid)
-            return UserInfo(user.oid, user.email, user.name) if user else None
+            return UserInfo.of(user) if user else None
+
+    def update_user(self, oid: str, changes: dict[str, Any]) -> UserInfo:
+        """Set the attributes in `changes` (keys of USER_CHANGES); KeyError for an unknown oid."""
+        unknown = set(changes) - USER_CHANGES
+        if unknown:
+            raise ValueError(f"unknown user attributes: {', '.join(sorted(unknown))}")
+        with Session(self.engine) as session:
+            user = session.get(User, oid)
+            if user is None:
+                raise KeyError(oid)
+            for key, value in changes.items():
+                setattr(user, key, dict(value) if key == "extensions" else value)
+            session.commit()
+            return UserInfo.of(user)

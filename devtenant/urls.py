@@ -110,3 +110,24 @@ def token_endpoint_audiences() -> list[str]:
         for host in hosts
         for tenant in (store.tenant_id, store.tenant_name)
     ]
+
+
+GRAPH_PREFIX = "/graph/v1.0"  # where the tenant serves its Microsoft Graph (https port)
+
+
+def graph_base_url(store: TenantStore) -> str:
+    """Microsoft Graph's base URL as the tenant serves it (`GRAPH_BASE_URL` of `env`)."""
+    return f"{store.https_url}{GRAPH_PREFIX}"
+
+
+def graph_base() -> str:
+    """The Graph base URL of this request's layout (the ciamlogin host in that mode)."""
+    host = ciam_host()
+    return f"https://{host}{GRAPH_PREFIX}" if host else graph_base_url(_store())
+
+
+def issuers() -> list[str]:
+    """Every issuer the tenant's tokens may carry: the normal one and the ciamlogin one."""
+    store = _store()
+    tid = store.tenant_id
+    return [f"{store.https_url}/{tid}/v2.0", f"https://{tid}{CIAM_SUFFIX}/{tid}/v2.0"]

@@ -53,7 +53,7 @@ def test_a_correct_configuration_passes_every_check(
     assert result.returncode == 0, result.stdout + result.stderr
     checks = lines(result)
     assert set(checks) == {"settings", "discovery", "signing keys", "sign-in page",
-                           "client credential", "API scopes", "API"}
+                           "client credential", "API scopes", "Graph permission", "Graph", "API"}
     assert all(line.startswith("ok") for line in checks.values()), result.stdout
     assert "every check passed" in result.stdout
 
@@ -143,3 +143,22 @@ def test_invalid_settings_are_one_message_without_a_traceback(
     assert "FAIL  settings" in result.stderr
     assert "CLIENT_ID must be the application (client) ID" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_web_app_without_graph_consent_is_named_with_the_fix(
+    settings: dict[str, str], tenant: Any, tmp_path: Path
+) -> None:
+    reg = tenant.admin.add_client(
+        "web", consented_scopes=[settings["TODOLIST_READ"], settings["TODOLIST_READWRITE"]]
+    )
+    result = doctor({**settings, "CLIENT_ID": reg["client_id"],
+                     "CLIENT_SECRET": reg["client_secret"]}, tmp_path)
+    failing(result, "Graph permission", "AADSTS65001", "User.ReadWrite", "Grant admin consent")
+
+
+def test_a_graph_base_url_that_is_not_graph_is_named(
+    settings: dict[str, str], tenant: Any, tmp_path: Path
+) -> None:
+    url = f"{tenant.https_url}/{tenant.tenant_id}/v1.0"
+    result = doctor({**settings, "GRAPH_BASE_URL": url}, tmp_path)
+    failing(result, "Graph", f"{url}/me answered 404", "fix: check GRAPH_BASE_URL")
