@@ -162,6 +162,24 @@ def claims(site: Site) -> Page:
     return you.page
 
 
+@visit("web: profile")
+def profile(site: Site) -> Page:
+    you = site.signed_in()
+    you.goto("/profile", "profile")
+    expect(you.page.locator("#profile-form")).to_be_visible()
+    return you.page
+
+
+@visit("web: profile form refusing an empty name")
+def profile_error(site: Site) -> Page:
+    you = site.signed_in()
+    you.goto("/profile", "profile")
+    you.page.locator("#profile-display_name").fill("")
+    you.page.get_by_role("button", name="Save").click()
+    expect(you.page.locator("#profile-errors")).to_be_focused()
+    return you.page
+
+
 @visit("web: sign out?")
 def sign_out_confirm(site: Site) -> Page:
     you = site.signed_in()
