@@ -14,13 +14,13 @@ import secrets
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import DateTime, String, create_engine, select
+from sqlalchemy import JSON, DateTime, Engine, String, create_engine, event, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -36,6 +36,10 @@ ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105
 WEB_REDIRECT_URIS = ["http://localhost:3000/auth/redirect"]
 WEB_POST_LOGOUT_URIS = ["http://localhost:3000/"]
 API_SCOPES = ["ToDoList.Read", "ToDoList.ReadWrite"]
+# A scope a Conditional Access policy can protect with MFA (see the admin API's MFA policy).
+MFA_SCOPE = "User.MFA"
+# What update_user accepts: the attributes a user flow collects and Graph's PATCH /me writes.
+USER_CHANGES = frozenset({"name", "given_name", "surname", "city", "extensions"})
 API_ROLES = ["ToDoList.Read.All", "ToDoList.ReadWrite.All"]
 STAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # dates in registrations.json (UTC)
 
@@ -55,6 +59,12 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(256))
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    given_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    surname: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    city: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Custom attributes by their short name ({"loyaltyTier": "gold"}); tokens and Graph name
+    # them extension_<extensions app id>_<name>.
+    extensions: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True, default=dict)
 
 
 class UserExists(Exception):
@@ -66,6 +76,53 @@ class UserInfo:
     oid: str
     email: str
     name: str
+    given_name: str | None = None
+    surname: str | None = None
+    city: str | None = None
+    extensions: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, user: User) -> UserInfo:
+        return cls(
+            user.oid,
+            user.email,
+            user.name,
+            user.given_name,
+            user.surname,
+            user.city,
+            dict(user.extensions or {}),
+        )
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """Bring the tables of an older data directory up to date: every column the models declare
+    that a table lacks is added (nullable, so existing rows keep working)."""
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if not inspector.has_table(table.name):
+                continue
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    sql = f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+                    conn.execute(text(sql))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """WAL and a busy timeout: the server's threads and a CLI command may write at once."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -122,6 +179,8 @@ class TenantStore:
             if not users_db.exists():
                 pki.write_private(users_db, b"")  # password hashes: owner-only from the start
             self.engine = create_engine(f"sqlite:///{users_db}")
+            _sqlite_pragmas(self.engine)
+            add_missing_columns(self.engine)
             Base.metadata.create_all(self.engine)
 
     # -- identity -------------------------------------------------------------------------
@@ -229,20 +288,26 @@ class TenantStore:
     def _registrations(self) -> dict[str, Any]:
         path = self.dir / "registrations.json"
         if path.exists():
-            return json.loads(path.read_text())
+            regs: dict[str, Any] = json.loads(path.read_text())
+            if "extensions_app_id" not in regs:  # a data directory from before custom attributes
+                regs["extensions_app_id"] = str(uuid.uuid4())
+                self._write_registrations(path, regs)
+            return regs
         api_id = str(uuid.uuid4())
         regs = {
+            # The "b2c-extensions-app" whose id (without dashes) names custom attributes.
+            "extensions_app_id": str(uuid.uuid4()),
             "api": {
                 "display_name": "ciam-ToDoList-api",
                 "client_id": api_id,
                 "app_id_uri": f"api://{api_id}",
-                "scopes": list(API_SCOPES),
+                "scopes": [*API_SCOPES, MFA_SCOPE],
                 "app_roles": list(API_ROLES),
                 "idtyp_claim": True,
             },
             "web": self.new_client_registration(
                 "web",
-                consented_scopes=[f"api://{api_id}/{s}" for s in API_SCOPES],
+                consented_scopes=[f"api://{api_id}/{s}" for s in [*API_SCOPES, MFA_SCOPE]],
             ),
             "daemon": self.new_client_registration("daemon", roles=list(API_ROLES)),
             "additional_clients": [],
@@ -282,6 +347,10 @@ class TenantStore:
         else:
             reg["roles"] = list(roles or [])
         return reg
+
+    def extension_claim(self, name: str) -> str:
+        """The name Entra gives a custom attribute in tokens and Graph."""
+        return f"extension_{self.registrations['extensions_app_id'].replace('-', '')}_{name}"
 
     def add_client(self, reg: dict[str, Any]) -> None:
         with self._lock:
@@ -355,20 +424,34 @@ class TenantStore:
             return new["kid"]
 
     # -- users ----------------------------------------------------------------------------
-    def add_user(self, email: str, password: str, name: str) -> UserInfo:
+    def add_user(
+        self,
+        email: str,
+        password: str,
+        name: str,
+        attributes: dict[str, Any] | None = None,
+        password_hash: str | None = None,
+    ) -> UserInfo:
+        """A new user; `attributes` are further USER_CHANGES (given_name, city, extensions).
+        `password_hash` (from `hash_password`) stands for a password checked and hashed on an
+        earlier page of a sign-up."""
         email = email.strip().lower()
         if not email or "@" not in email:
             raise ValueError("an email address is needed")
-        if not password:
+        if not password and not password_hash:
             raise ValueError("a password is needed")
         user = User(
             oid=str(uuid.uuid4()),
             email=email,
             name=name.strip() or email.split("@")[0],
-            password_hash=_hasher.hash(password),
+            password_hash=password_hash or _hasher.hash(password),
             created_at=dt.datetime.now(dt.UTC),
+            given_name=(attributes or {}).get("given_name") or None,
+            surname=(attributes or {}).get("surname") or None,
+            city=(attributes or {}).get("city") or None,
+            extensions=dict((attributes or {}).get("extensions") or {}),
         )
-        info = UserInfo(user.oid, user.email, user.name)
+        info = UserInfo.of(user)
         with Session(self.engine) as session:
             session.add(user)
             try:
@@ -388,9 +471,44 @@ class TenantStore:
                 _hasher.verify(user.password_hash, password)
             except (VerificationError, InvalidHashError):
                 return None
-            return UserInfo(user.oid, user.email, user.name)
+            return UserInfo.of(user)
 
     def user(self, oid: str) -> UserInfo | None:
         with Session(self.engine) as session:
             user = session.get(User, oid)
-            return UserInfo(user.oid, user.email, user.name) if user else None
+            return UserInfo.of(user) if user else None
+
+    def user_by_email(self, email: str) -> UserInfo | None:
+        with Session(self.engine) as session:
+            user = session.scalar(select(User).where(User.email == email.strip().lower()))
+            return UserInfo.of(user) if user else None
+
+    def update_user(self, oid: str, changes: dict[str, Any]) -> UserInfo:
+        """Set the attributes in `changes` (keys of USER_CHANGES; `extensions` replaces the
+        whole set of custom attributes, an empty value dropped). KeyError for an unknown oid,
+        ValueError for another key."""
+        unknown = set(changes) - USER_CHANGES
+        if unknown:
+            raise ValueError(f"unknown user attributes: {', '.join(sorted(unknown))}")
+        with Session(self.engine) as session:
+            user = session.get(User, oid)
+            if user is None:
+                raise KeyError(oid)
+            for key, value in changes.items():
+                if key == "extensions":
+                    user.extensions = {k: str(v) for k, v in dict(value or {}).items() if v}
+                elif key == "name":
+                    user.name = str(value or "").strip() or user.name
+                else:
+                    setattr(user, key, str(value).strip() or None if value else None)
+            session.commit()
+            return UserInfo.of(user)
+
+    def set_password(self, oid: str, password: str) -> None:
+        """A new password (self-service reset). KeyError for an unknown oid."""
+        with Session(self.engine) as session:
+            user = session.get(User, oid)
+            if user is None:
+                raise KeyError(oid)
+            user.password_hash = _hasher.hash(password)
+            session.commit()
