@@ -25,16 +25,14 @@ given, then hand the result back to the client with its cookies:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
-import re
-
 import requests
 
 from common.http import HttpClient
-
 
 LATEST_CODE = re.compile(r'id="latest-code"[^>]*>(\d+)<')
 
