@@ -122,6 +122,12 @@ class TenantAdmin:
         """Every pending one-time code sent to `to` expires now; returns how many."""
         return int(self._call("POST", "mail/expire-codes", {"to": to})["expired"])
 
+    def user_flow(self) -> dict[str, Any]:
+        return self._call("GET", "user-flow")
+
+    def mfa_policy(self) -> dict[str, list[str]]:
+        return self._call("GET", "mfa-policy")
+
     def set_user_flow(self, **settings: Any) -> dict[str, Any]:
         """`sign_in_method="password"|"email_otp"`, `custom_attributes=["loyaltyTier"]`."""
         return self._call("POST", "user-flow", settings)
