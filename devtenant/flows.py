@@ -138,7 +138,7 @@ def signup_password(tenant: str) -> ResponseReturnValue:
         return redirect(page_url("flows.signup"))
     step = Step(
         "Create your password",
-        "password",
+        "set-password",
         _password_fields(),
         "Next",
         f"Choose a password for {current['email']}.",
@@ -351,7 +351,7 @@ def reset_password(tenant: str) -> ResponseReturnValue:
         return redirect(page_url("flows.reset"))
     step = Step(
         "Reset your password",
-        "password",
+        "set-password",
         _password_fields(),
         "Reset password",
         f"Choose a new password for {user.email}.",

@@ -88,7 +88,7 @@ def test_a_wrong_code_then_too_many_then_resend(tenant, tenant_reset, http):
     second = tenant.admin.latest_code(email)
     assert [m["code"] for m in tenant.admin.mail(email)] == [second, first]  # newest first
     after = browser.submit(page, "verify", {"code": second})
-    assert browser.expect_page(after, "password")
+    assert browser.expect_page(after, "set-password")
 
 
 def test_an_expired_code_sends_a_new_one(tenant, tenant_reset, http):
@@ -100,7 +100,7 @@ def test_an_expired_code_sends_a_new_one(tenant, tenant_reset, http):
     assert page.error == "That code has expired. We sent you a new one."
     assert len(tenant.admin.mail(email)) == 2
     second = tenant.admin.latest_code(email)
-    assert browser.expect_page(browser.submit(page, "verify", {"code": second}), "password")
+    assert browser.expect_page(browser.submit(page, "verify", {"code": second}), "set-password")
 
 
 def test_resending_is_limited_per_address(tenant, tenant_reset, http):
@@ -128,9 +128,10 @@ def test_the_password_policy_says_what_is_wrong(
     email = _email("policy")
     _app, _flow, browser, page = _code_page(tenant, http, email)
     page = browser.enter_code(page, email)
-    page = browser.expect_page(page, "password")
+    page = browser.expect_page(page, "set-password")
     after = browser.expect_page(
-        browser.submit(page, "password", {"password": password, "confirm": confirm}), "password"
+        browser.submit(page, "set-password", {"password": password, "confirm": confirm}),
+        "set-password",
     )
     assert message in (after.error or "")
 
@@ -154,8 +155,8 @@ def _reset_password(tenant, browser: FormBrowser, auth_uri: str, email: str, pas
     page = browser.open(_absolute(page, "forgot-link"))
     assert isinstance(page, Page)
     page = browser.expect_page(browser.submit(page, "reset", {"email": email}), "verify")
-    page = browser.expect_page(browser.enter_code(page, email), "password")
-    return browser.submit(page, "password", {"password": password, "confirm": password})
+    page = browser.expect_page(browser.enter_code(page, email), "set-password")
+    return browser.submit(page, "set-password", {"password": password, "confirm": password})
 
 
 def _absolute(page: Page, link: str) -> str:

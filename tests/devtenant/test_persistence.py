@@ -55,7 +55,7 @@ def test_a_restart_keeps_refresh_tokens_sessions_mail_and_settings(tmp_path):
         again = web_app(tenant, http).initiate_auth_code_flow([], redirect_uri=REDIRECT_URI)
         assert isinstance(browser.open(again["auth_uri"]), Redirect), "the SSO session lasts"
         assert len(tenant.admin.mail(email)) == 1
-        assert browser.expect_page(browser.enter_code(code_page, email), "password")
+        assert browser.expect_page(browser.enter_code(code_page, email), "set-password")
         assert tenant.admin.user_flow()["custom_attributes"] == ["loyaltyTier"]
         assert tenant.admin.mfa_policy()["users"] == ["someone@example.com"]
         http.close()

@@ -181,7 +181,7 @@ class FormBrowser:
         result = self.expect_page(self.submit(result, "signup", {"email": email}), "verify")
         result = self.enter_code(result, email)
         values = {"password": password, "confirm": password}
-        result = self.expect_page(self.submit(result, "password", values), "attributes")
+        result = self.expect_page(self.submit(result, "set-password", values), "attributes")
         values = {"name": name, **(attributes or {})}
         return self._finish(self.submit(result, "attributes", values))
 
