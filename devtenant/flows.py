@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from typing import Any
@@ -159,10 +160,7 @@ def _attribute_fields(values: dict[str, str]) -> list[Field]:
         Field(f"ext_{name}", _label(name), required=False, maxlength=256)
         for name in current_tenant().user_flow()["custom_attributes"]
     ]
-    fields = [
-        Field(f.name, f.label, f.type, "", f.required, f.autocomplete, maxlength=f.maxlength)
-        for f in (*BUILT_IN_ATTRIBUTES, *custom)
-    ]
+    fields = [dataclasses.replace(f) for f in (*BUILT_IN_ATTRIBUTES, *custom)]
     for f in fields:
         f.value = values.get(f.name, "")
     return fields

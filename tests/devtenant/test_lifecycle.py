@@ -268,3 +268,13 @@ def test_the_mailbox_page_shows_the_newest_mail_per_address(tenant, tenant_reset
     assert re.search(rf'id="latest-code"[^>]*>{code}<', mine.text)
     assert second not in mine.text
     assert http.get(f"{tenant.https_url}/_mailbox").status_code == 404  # pages port only
+
+
+def test_a_forged_csrf_token_on_the_code_page_checks_nothing(tenant, tenant_reset, http):
+    email = _email("csrf")
+    _app, _flow, browser, page = _code_page(tenant, http, email)
+    code = tenant.admin.latest_code(email)
+    after = browser.submit(page, "verify", {"code": code, "csrf_token": "forged"})
+    assert isinstance(after, Page)
+    assert after.error == "Your session expired. Please try again."
+    assert browser.expect_page(browser.submit(page, "verify", {"code": code}), "set-password")
