@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from common.http import HttpClient
 from devtenant.store import ADMIN_TOKEN_FILE, CA_FILE
@@ -102,8 +103,49 @@ class TenantAdmin:
         self._call("POST", "api", {"idtyp_claim": enabled})
 
     def reset(self) -> None:
-        """Faults cleared; lifetimes and the idtyp setting back to their defaults."""
+        """Faults cleared; lifetimes, the idtyp setting, the user flow (password sign-in, no
+        custom attributes) and the MFA policy (none) back to their defaults."""
         self._call("POST", "reset")
+
+    def mail(self, to: str) -> list[dict[str, Any]]:
+        """The mail the tenant sent to `to`, newest first (`to subject purpose code body
+        created_at`)."""
+        return self._call("GET", f"mail?{urlencode({'to': to})}")
+
+    def latest_code(self, to: str) -> str:
+        """The code of the newest mail sent to `to` (AssertionError when there is none)."""
+        mails = self.mail(to)
+        assert mails, f"no mail was sent to {to}"
+        return str(mails[0]["code"])
+
+    def expire_codes(self, to: str) -> int:
+        """Every pending one-time code sent to `to` expires now; returns how many."""
+        return int(self._call("POST", "mail/expire-codes", {"to": to})["expired"])
+
+    def user_flow(self) -> dict[str, Any]:
+        return self._call("GET", "user-flow")
+
+    def mfa_policy(self) -> dict[str, list[str]]:
+        return self._call("GET", "mfa-policy")
+
+    def set_user_flow(self, **settings: Any) -> dict[str, Any]:
+        """`sign_in_method="password"|"email_otp"`, `custom_attributes=["loyaltyTier"]`."""
+        return self._call("POST", "user-flow", settings)
+
+    def set_mfa_policy(
+        self,
+        users: list[str] | None = None,
+        apps: list[str] | None = None,
+        scopes: list[str] | None = None,
+    ) -> dict[str, list[str]]:
+        """Require MFA for these users (oid or email), apps (client id) or scopes (full
+        names, e.g. api://<api id>/User.MFA); replaces the policy (no arguments: none)."""
+        body = {"users": users or [], "apps": apps or [], "scopes": scopes or []}
+        return self._call("POST", "mfa-policy", body)
+
+    def revoke_sessions(self, oid: str) -> None:
+        """Revoke every refresh token and SSO session of the user (as revokeSignInSessions)."""
+        self._call("POST", f"users/{oid}/revoke-sessions")
 
     def close(self) -> None:
         self.http.close()

@@ -1,4 +1,5 @@
-"""Test controls (https port): counters, faults, lifetimes, users, clients.
+"""Test controls (https port): counters, faults, lifetimes, users, clients, mail, the user flow
+and the MFA policy.
 
 Every request must come from this machine (loopback), carry `Authorization: Bearer <token>`
 with the token the data directory holds (`admin-token`, 0600, created at the tenant's first
@@ -19,6 +20,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from devtenant.claims import POLICY_SETTING, MfaPolicy
+from devtenant.otp import expire_codes_for_tests
 from devtenant.store import ADMIN_TOKEN_FILE, UserExists
 
 if TYPE_CHECKING:
@@ -249,7 +252,57 @@ def api_settings() -> ResponseReturnValue:
     return jsonify({"idtyp_claim": body["idtyp_claim"]})
 
 
+@bp.post("/users/<oid>/revoke-sessions")
+def revoke_sessions(oid: str) -> ResponseReturnValue:
+    if _tenant().store.user(oid) is None:
+        return jsonify({"error": f"no user {oid}"}), 404
+    _tenant().state.revoke_user_sessions(oid)
+    return jsonify({"oid": oid, "revoked": True})
+
+
+@bp.get("/mail")
+def mail() -> ResponseReturnValue:
+    """The mail sent to `?to=<address>`, newest first."""
+    to = request.args.get("to", "")
+    if not to:
+        return _bad("name the address: ?to=<address>")
+    return jsonify([m.as_json() for m in _tenant().mailer.mail_to(to)])
+
+
+@bp.post("/mail/expire-codes")
+def expire_codes() -> ResponseReturnValue:
+    """Every pending one-time code of an address expires now (to test the expired path)."""
+    to = str(_body().get("to", ""))
+    if not to:
+        return _bad("to (an address) is needed")
+    return jsonify({"to": to, "expired": expire_codes_for_tests(_tenant().store.engine, to)})
+
+
+@bp.route("/user-flow", methods=["GET", "POST"])
+def user_flow() -> ResponseReturnValue:
+    """`sign_in_method` ("password" or "email_otp") and `custom_attributes` (names)."""
+    if request.method == "GET":
+        return jsonify(_tenant().user_flow())
+    try:
+        return jsonify(_tenant().set_user_flow(_body()))
+    except ValueError as exc:
+        return _bad(str(exc))
+
+
+@bp.route("/mfa-policy", methods=["GET", "POST"])
+def mfa_policy() -> ResponseReturnValue:
+    """MFA required for `users` (oids or emails), `apps` (client ids), `scopes` (full names)."""
+    if request.method == "POST":
+        try:
+            policy = MfaPolicy.from_json(_body())
+        except ValueError as exc:
+            return _bad(str(exc))
+        _tenant().state.set_setting(POLICY_SETTING, policy.as_json())
+    return jsonify(_tenant().mfa_policy().as_json())
+
+
 @bp.post("/reset")
 def reset() -> ResponseReturnValue:
     _tenant().state.reset()
+    _tenant().reset_settings()
     return jsonify({"reset": True})

@@ -12,7 +12,6 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from devtenant.graph import extensions_app_id
 from devtenant.store import (
     DEFAULT_DATA_DIR,
     DEFAULT_HOST,
@@ -61,7 +60,7 @@ def env_settings(store: TenantStore, component: str, credential: str = "secret")
             "TODOLIST_READWRITE": f"{api['app_id_uri']}/ToDoList.ReadWrite",
             "TODOLIST_API_URL": API_URL,
             "GRAPH_BASE_URL": graph_base_url(store),
-            "EXTENSIONS_APP_ID": extensions_app_id(store.tenant_id),
+            "EXTENSIONS_APP_ID": store.extensions_app_id,
             "CUSTOM_ATTRIBUTES": LOCAL_CUSTOM_ATTRIBUTES,
             "CA_FILE": ca_file,
         }
@@ -87,11 +86,24 @@ def env_settings(store: TenantStore, component: str, credential: str = "secret")
     raise ValueError("component must be web, api or daemon")
 
 
-def serve(data_dir: Path, host: str | None, port: int | None, pages_port: int | None) -> None:
+def serve(
+    data_dir: Path,
+    host: str | None,
+    port: int | None,
+    pages_port: int | None,
+    sign_in_method: str | None = None,
+) -> None:
     """Run the https server (discovery, keys, token, admin) and the http pages server."""
     from devtenant.app import Config, create_app
 
-    app = create_app(Config(data_dir=data_dir, host=host, port=port, pages_port=pages_port))
+    config = Config(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        pages_port=pages_port,
+        sign_in_method=sign_in_method,
+    )
+    app = create_app(config)
     store = app.extensions["devtenant"].store
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(store.server_cert_file, store.server_key_file)
@@ -145,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"plain http port for the browser pages (default: {DEFAULT_PAGES_PORT}; stored)",
     )
+    parser.add_argument(
+        "--sign-in-method",
+        choices=["password", "email_otp"],
+        default=None,
+        help="the user flow's sign-in method: email with password, or email one-time passcode "
+        "(default: password; stored in the data dir until changed)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="{env,add-user}")
     env = commands.add_parser(
         "env", parents=[sub_common], help="print KEY=value settings a component needs"
@@ -182,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"OID={user.oid}")
         return 0
     try:
-        serve(args.data_dir, args.host, args.port, args.pages_port)
+        serve(args.data_dir, args.host, args.port, args.pages_port, args.sign_in_method)
     except OSError as exc:
         parser.exit(1, f"error: cannot serve: {exc}\n")
     except KeyboardInterrupt:

@@ -31,6 +31,7 @@ MESSAGES = {
     "needed. The user might have changed or reset their password.",
     54005: "OAuth2 Authorization code was already redeemed, please retry with a new valid code "
     "or use an existing refresh token.",
+    65004: "User declined to consent to access the app.",
     65001: "The user or administrator has not consented to use the application with ID "
     "'{client_id}' named '{app_name}'. Send an interactive authorization request for this user "
     "and resource.",

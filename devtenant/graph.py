@@ -59,12 +59,6 @@ class GraphError(Exception):
         self.message = message
 
 
-def extensions_app_id(tenant_id: str) -> str:
-    """The tenant's `b2c-extensions-app` id without dashes, as custom attribute names carry it
-    (`extension_<id>_loyaltyTier`); derived from the tenant id, so it never changes."""
-    return uuid.uuid5(uuid.UUID(tenant_id), "b2c-extensions-app").hex
-
-
 def _tenant() -> Tenant:
     return current_app.extensions["devtenant"]
 
@@ -188,7 +182,7 @@ def _user(needed: frozenset[str]) -> UserInfo:
 
 
 def _extension_prefix() -> str:
-    return f"extension_{extensions_app_id(_tenant().store.tenant_id)}_"
+    return f"extension_{_tenant().store.extensions_app_id}_"
 
 
 def _properties(user: UserInfo) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Response, json
 from flask import request as flask_request
 
+from devtenant.claims import Claims, SignedIn, SignIn
 from devtenant.errors import (
     ASSERTION_BAD_SIGNATURE,
     ASSERTION_KEY_NOT_FOUND,
@@ -35,7 +36,7 @@ from devtenant.errors import (
     error_body,
     from_authlib,
 )
-from devtenant.state import AuthCode, RefreshToken
+from devtenant.records import AuthCode, RefreshToken
 from devtenant.store import secret_expired
 from devtenant.tokens import GRAPH_APP_ID, GRAPH_SCOPES
 from devtenant.urls import token_endpoint_audiences
@@ -346,10 +347,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return self.server.tenant
 
     def save_authorization_code(self, code: str, request: Any) -> None:
-        signed_in = request.user
+        signed_in: SignedIn = request.user
         payload = request.payload.data
         record = AuthCode(
-            code=code,
             client_id=request.client.get_client_id(),
             redirect_uri=request.payload.redirect_uri,
             scope=request.scope or "",
@@ -360,19 +360,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=payload.get("code_challenge"),
             code_challenge_method=payload.get("code_challenge_method"),
             expires_at=time.time() + 600,
+            redeemed=False,
+            **signed_in.sign_in.as_record(),
         )
-        with self.tenant.state.lock:
-            self.tenant.state.codes[code] = record
+        self.tenant.state.save_code(code, record)
 
     def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
-        state = self.tenant.state
-        with state.lock:
-            record = state.codes.get(code)
-            if record is None or record.client_id != client.get_client_id():
-                return None
-            if record.redeemed:
-                raise EntraError("invalid_grant", 54005)
-            record.redeemed = True  # one use, even if the rest of the request fails
+        record = self.tenant.state.redeem_code(code, client.get_client_id())
+        if record is None:
+            return None
         if record.expires_at < time.time():
             raise EntraError("invalid_grant", 70008)
         self._check_redirect_uri(record, client)
@@ -407,6 +403,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             record.scope,
             record.sid,
             azpacr(self.request),
+            SignIn(tuple(record.amr or ()), tuple(record.acrs or ()), record.xms_cc),
             nonce=record.nonce,
             auth_time=record.auth_time,
         )
@@ -422,9 +419,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return self.server.tenant
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken:
-        state = self.tenant.state
-        with state.lock:
-            record = state.refresh_tokens.get(refresh_token)
+        record = self.tenant.state.refresh_token(refresh_token)
         if record is None:
             raise EntraError("invalid_grant", 9002313, detail="The refresh token is not valid.")
         if record.revoked:
@@ -438,11 +433,21 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if fault == "invalid_grant":
             raise EntraError("invalid_grant", 50173, suberror="bad_token")
         if fault == "interaction_required":
-            raise EntraError(
-                "interaction_required", 50076, detail="ToDoList", suberror="basic_action"
-            )
+            raise needs_mfa("ToDoList")
         scope = self.request.payload.scope or token.get_scope()
-        resolve_delegated(scope, self.request.client.reg, self.tenant.store.registrations["api"])
+        scopes = resolve_delegated(
+            scope, self.request.client.reg, self.tenant.store.registrations["api"]
+        )
+        user = self.tenant.store.user(token.oid)
+        asked = Claims.parse(self.request.payload.data.get("claims"))
+        policy = self.tenant.mfa_policy()
+        covered = user is not None and policy.covers(
+            (user.oid, user.email), token.client_id, scopes.full
+        )
+        if (covered or asked.acrs) and "mfa" not in (token.amr or []):
+            raise needs_mfa(self.request.client.reg["display_name"])
+        if not set(asked.acrs) <= set(token.acrs or []):
+            raise needs_mfa(self.request.client.reg["display_name"])
 
     def authenticate_user(self, refresh_token: RefreshToken) -> UserInfo | None:
         return self.tenant.store.user(refresh_token.oid)
@@ -456,10 +461,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if user is None:
             raise EntraError("invalid_grant", 50173)
         scope = self.request.payload.scope or record.scope
+        asked = Claims.parse(self.request.payload.data.get("claims"))
+        sign_in = SignIn(
+            tuple(record.amr or ()), tuple(record.acrs or ()), record.xms_cc or asked.cp1
+        )
         body = self.tenant.user_tokens(
-            self.request.client.reg, user, scope, record.sid, azpacr(self.request)
+            self.request.client.reg, user, scope, record.sid, azpacr(self.request), sign_in
         )
         return 200, body, self.TOKEN_RESPONSE_HEADER
+
+
+def needs_mfa(resource: str) -> EntraError:
+    """AADSTS50076: the grant lacks the second factor a policy or a claims request needs."""
+    return EntraError("interaction_required", 50076, detail=resource, suberror="basic_action")
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):

@@ -1,165 +1,120 @@
-"""Browser pages (plain http pages port): authorize with sign-in, sign-up, sign-out.
+"""Browser pages (plain http pages port): authorize with sign-in, and sign-out.
 
 Authorization requests are validated by Authlib (client, redirect URI, response type, PKCE).
-The sign-in and sign-up forms post back to their own URL, whose query string still carries
-the authorization request, so nothing about a pending request is kept server-side.
+The sign-in form posts back to its own URL, whose query string still carries the
+authorization request. Sign-up, codes, password reset and MFA are in `devtenant.flows`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import jwt
-from authlib.oauth2 import OAuth2Error
-from flask import (
-    Blueprint,
-    Flask,
-    Response,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import CSRFError, validate_csrf
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from devtenant import graph
-from devtenant.errors import EntraError, Trace, describe, error_uri
-from devtenant.oauth import UnknownScopeError, redirect_matches, resolve_delegated
-from devtenant.state import SsoSession
-from devtenant.store import UserExists
+from devtenant.errors import EntraError
+from devtenant.oauth import redirect_matches
+from devtenant.otp import TooManyCodes
+from devtenant.responses import (
+    SESSION_EXPIRED,
+    auth_args,
+    csrf_ok,
+    current_tenant,
+    error_page,
+    error_to_client,
+    tenant_of,
+    validated_grant,
+)
+from devtenant.signin import (
+    TOO_MANY_CODES,
+    current_sso,
+    finish_sign_in,
+    issue_code,
+    needs_mfa,
+    page_url,
+    set_flow,
+    start_mfa,
+)
 from devtenant.urls import GRAPH_PREFIX
-
-if TYPE_CHECKING:
-    from devtenant.app import Tenant
 
 bp = Blueprint("pages", __name__)
 log = logging.getLogger(__name__)
+NO_ACCOUNT = "We couldn't find an account with that email address."
+_tenant = tenant_of  # the tenant a page's path names (views of other modules use it too)
 
 
-def _tenant(tenant: str) -> Tenant:
-    t = current_app.extensions["devtenant"]
-    if tenant.lower() not in (t.store.tenant_id, t.store.tenant_name.lower()):
-        abort(404)
-    return t
-
-
-def error_page(error: EntraError, status: int = 400) -> tuple[str, int]:
-    """Entra's own error page (no redirect to the client), with its troubleshooting details."""
-    t = current_app.extensions["devtenant"]
+def _signin_page(grant: Any, error: str | None, email: str, status: int = 200) -> Any:
+    t = tenant_of(request.view_args["tenant"])  # type: ignore[index]
+    tenant = request.view_args["tenant"]  # type: ignore[index]
+    links = {
+        "signup": url_for("flows.signup", tenant=tenant, **auth_args(drop=("prompt",))),
+        "forgot": url_for("flows.reset", tenant=tenant, **auth_args(drop=("prompt",))),
+        "cancel": url_for("flows.cancel", tenant=tenant, **auth_args()),
+    }
     html = render_template(
-        "error.html",
-        code=error.code,
-        message=error.message(t.store.tenant_id),
-        trace=Trace.for_request(),
+        "signin.html",
+        error=error,
+        email=email,
+        otp=t.user_flow()["sign_in_method"] == "email_otp",
+        app_name=grant.client.reg["display_name"],
+        **links,
     )
     return html, status
 
 
-def to_client(redirect_uri: str, params: dict[str, str], response_mode: str) -> Any:
-    """Send the browser back to the client: a redirect (query) or an auto-posted form."""
-    if response_mode == "form_post":
-        html = render_template("form_post.html", action=redirect_uri, fields=params)
-        return Response(html, headers={"Cache-Control": "no-store"})
-    sep = "&" if urlsplit(redirect_uri).query else "?"
-    return redirect(f"{redirect_uri}{sep}{urlencode(params)}", code=302)
+def _password_sign_in(grant: Any) -> Any:
+    t = tenant_of(request.view_args["tenant"])  # type: ignore[index]
+    email = request.form.get("email", "")
+    user = t.store.check_password(email, request.form.get("password", ""))
+    if user is not None:
+        return finish_sign_in(grant, user.oid, ["pwd"])
+    return _signin_page(grant, EntraError("invalid_grant", 50126).message(t.store.tenant_id), email)
 
 
-def error_to_client(grant: Any, error: EntraError, redirect_uri: str | None = None) -> Any:
-    t = current_app.extensions["devtenant"]
-    params = {
-        "error": error.error,
-        "error_description": describe(error, t.store.tenant_id, Trace.for_request()),
-        "error_uri": error_uri(error),
-    }
-    if error.suberror:
-        params["suberror"] = error.suberror
-    if request.args.get("state"):
-        params["state"] = request.args["state"]
-    target = redirect_uri or grant.redirect_uri
-    return to_client(target, params, request.args.get("response_mode", "query"))
+def _otp_sign_in(grant: Any) -> Any:
+    """Email one-time passcode: a code to the address, then the code page."""
+    t = tenant_of(request.view_args["tenant"])  # type: ignore[index]
+    email = request.form.get("email", "").strip().lower()
+    user = t.store.user_by_email(email) if email else None
+    if user is None:
+        return _signin_page(grant, NO_ACCOUNT, email)
+    try:
+        code_id = t.mailer.send_code(email, "otp", grant.client.reg["display_name"])
+    except TooManyCodes:
+        return _signin_page(grant, TOO_MANY_CODES, email)
+    set_flow(kind="otp", email=email, code_id=code_id)
+    return redirect(page_url("flows.verify"))
 
 
-def current_sso() -> SsoSession | None:
-    t = current_app.extensions["devtenant"]
-    sso = t.state.sessions.get(session.get("sid", ""))
-    if sso is None or t.store.user(sso.oid) is None:
+def _from_session(grant: Any, prompt: str) -> Any | None:
+    """The answer an existing SSO session gives (None: show the sign-in form)."""
+    sso = current_sso()
+    user = current_tenant().store.user(sso.oid) if sso else None
+    if prompt == "none":
+        if sso is None or user is None:
+            return error_to_client(grant, EntraError("login_required", 50058))
+        if not sso.mfa and needs_mfa(grant, user):
+            resource = grant.client.reg["display_name"]
+            return error_to_client(
+                grant, EntraError("interaction_required", 50076, detail=resource)
+            )
+        return issue_code(grant, sso)
+    if sso is None or user is None or prompt in ("login", "select_account"):
         return None
-    return sso
-
-
-def start_sso(oid: str) -> SsoSession:
-    t = current_app.extensions["devtenant"]
-    t.state.end_session(session.get("sid"))
-    session.clear()  # a new session at sign-in
-    sso = t.state.new_session(oid)
-    session["sid"] = sso.sid
-    return sso
-
-
-def issue_code(grant: Any, sso: SsoSession) -> Any:
-    _status, _body, headers = grant.create_authorization_response(grant.redirect_uri, sso)
-    location = dict(headers)["Location"]
-    base_params = set(parse_qsl(urlsplit(grant.redirect_uri).query))
-    params = {k: v for k, v in parse_qsl(urlsplit(location).query) if (k, v) not in base_params}
-    return to_client(grant.redirect_uri, params, request.args.get("response_mode", "query"))
-
-
-def validated_grant() -> tuple[Any, Any]:
-    """(grant, None) for a valid authorization request, else (None, the response to send)."""
-    t = current_app.extensions["devtenant"]
-    client_id = request.args.get("client_id", "")
-    try:
-        grant = t.server.get_consent_grant(request=request, end_user=None)
-    except OAuth2Error as exc:
-        client = t.store.client(client_id) if client_id else None
-        if client is None:
-            return None, error_page(EntraError("unauthorized_client", 700016, client_id=client_id))
-        uri = request.args.get("redirect_uri")
-        if uri is None or not redirect_matches(uri, client.get("redirect_uris") or []):
-            error = EntraError("invalid_request", 50011, detail=uri or "", client_id=client_id)
-            return None, error_page(error)
-        detail = exc.description or exc.error or "invalid request"
-        code = 9002325 if "code_challenge" in detail else 9002313
-        error = EntraError(exc.error or "invalid_request", code, detail=detail)
-        if exc.redirect_uri:  # Authlib validated the client and its redirect URI
-            return None, error_to_client(None, error, exc.redirect_uri)
-        return None, error_page(error)
-    args = request.args
-    if not args.get("code_challenge") or args.get("code_challenge_method") != "S256":
-        return None, error_to_client(grant, EntraError("invalid_request", 9002325))
-    try:
-        resolve_delegated(args.get("scope", ""), grant.client.reg, t.store.registrations["api"])
-    except UnknownScopeError as error:
-        return None, error_to_client(grant, error.at_authorize(grant.client.reg))
-    except EntraError as error:
-        if error.code == 65001:  # in the browser Entra answers consent_required itself
-            error = error.as_error("consent_required")
-        return None, error_to_client(grant, error)
-    return grant, None
-
-
-def _auth_args(drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {k: v for k, v in request.args.items() if k not in drop}
-
-
-def _csrf_ok() -> bool:
-    try:
-        validate_csrf(request.form.get("csrf_token", ""))
-    except Exception:
-        return False
-    return True
+    if not sso.mfa and needs_mfa(grant, user):
+        return start_mfa(grant, user, list(sso.amr or ["pwd"]))  # step-up
+    return issue_code(grant, sso)
 
 
 @bp.route("/<tenant>/oauth2/v2.0/authorize", methods=["GET", "POST"])
 def authorize(tenant: str) -> ResponseReturnValue:
-    t = _tenant(tenant)
+    t = tenant_of(tenant)
     if request.method == "GET":
         t.state.count("authorize")
     grant, response = validated_grant()
@@ -167,64 +122,22 @@ def authorize(tenant: str) -> ResponseReturnValue:
         return response
     prompt = request.args.get("prompt", "")
     if prompt == "create" and request.method == "GET":
-        return redirect(url_for("pages.signup", tenant=tenant, **_auth_args()))
-    signup_url = url_for("pages.signup", tenant=tenant, **_auth_args(drop=("prompt",)))
-    error = None
+        return redirect(url_for("flows.signup", tenant=tenant, **auth_args()))
     if request.method == "POST":
-        if not _csrf_ok():
-            error = "Your session expired. Please sign in again."
-        else:
-            user = t.store.check_password(
-                request.form.get("email", ""), request.form.get("password", "")
-            )
-            if user is not None:
-                return issue_code(grant, start_sso(user.oid))
-            error = EntraError("invalid_grant", 50126).message(t.store.tenant_id)
-        return render_template(
-            "signin.html", error=error, email=request.form.get("email", ""), signup=signup_url
-        ), 200
-    sso = current_sso()
-    if prompt == "none":
-        if sso is None:
-            return error_to_client(grant, EntraError("login_required", 50058))
-        return issue_code(grant, sso)
-    if sso is not None and prompt not in ("login", "select_account"):
-        return issue_code(grant, sso)
-    return render_template(
-        "signin.html", error=None, email=request.args.get("login_hint", ""), signup=signup_url
-    )
-
-
-@bp.route("/<tenant>/signup", methods=["GET", "POST"])
-def signup(tenant: str) -> ResponseReturnValue:
-    t = _tenant(tenant)
-    grant, response = validated_grant()
-    if grant is None:
-        return response
-    signin_url = url_for("pages.authorize", tenant=tenant, **_auth_args(drop=("prompt",)))
-    form = {"email": request.form.get("email", ""), "name": request.form.get("name", "")}
-    if request.method == "GET":
-        return render_template("signup.html", error=None, form=form, signin=signin_url)
-    error = None
-    if not _csrf_ok():
-        error = "Your session expired. Please try again."
-    elif not request.form.get("password"):
-        error = "Enter a password."
-    else:
-        try:
-            user = t.store.add_user(form["email"], request.form.get("password", ""), form["name"])
-        except UserExists:
-            error = "An account with this email address already exists. Sign in instead."
-        except ValueError as exc:
-            error = str(exc).capitalize() + "."
-        else:
-            return issue_code(grant, start_sso(user.oid))
-    return render_template("signup.html", error=error, form=form, signin=signin_url)
+        if not csrf_ok():
+            return _signin_page(grant, SESSION_EXPIRED, request.form.get("email", ""))
+        if t.user_flow()["sign_in_method"] == "email_otp":
+            return _otp_sign_in(grant)
+        return _password_sign_in(grant)
+    answered = _from_session(grant, prompt)
+    if answered is not None:
+        return answered
+    return _signin_page(grant, None, request.args.get("login_hint", ""))
 
 
 @bp.get("/<tenant>/oauth2/v2.0/logout")
 def logout(tenant: str) -> ResponseReturnValue:
-    t = _tenant(tenant)
+    t = tenant_of(tenant)
     t.state.count("logout")
     target = request.args.get("post_logout_redirect_uri")
     if target:

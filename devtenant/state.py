@@ -1,16 +1,16 @@
-"""Per-process state: codes, refresh tokens, SSO sessions, counters, faults and lifetimes.
-
-Kept in memory on purpose: a restart of the tenant forgets codes, refresh tokens and SSO
-sessions (clients then ask the user to sign in again), as after a revocation in Entra.
+"""The tenant's state: persisted codes, refresh tokens, SSO sessions and settings (see
+`devtenant.persisted`), and the test controls kept in memory on purpose: counters (the
+benchmark reads them on the hot path), faults, lifetimes and the idtyp override.
 """
 
 from __future__ import annotations
 
-import secrets
 import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import Engine
+
+from devtenant.persisted import Persisted
 
 TOKEN_FAULTS = (
     "wrong_iss",
@@ -28,67 +28,17 @@ DEFAULT_LIFETIMES = {"access_token": 3600, "id_token": 3600, "refresh_token": 86
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 
-@dataclass
-class AuthCode:
-    code: str
-    client_id: str
-    redirect_uri: str
-    scope: str
-    oid: str
-    sid: str
-    auth_time: int
-    nonce: str | None
-    code_challenge: str | None
-    code_challenge_method: str | None
-    expires_at: float
-    redeemed: bool = False
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-
-@dataclass
-class RefreshToken:
-    value: str
-    client_id: str
-    oid: str
-    sid: str
-    scope: str
-    expires_at: float
-    revoked: bool = False
-
-    def check_client(self, client: Any) -> bool:
-        return client.get_client_id() == self.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-
-@dataclass
-class SsoSession:
-    sid: str
-    oid: str
-    auth_time: int
-
-
-@dataclass
-class TenantState:
+class TenantState(Persisted):
     """Everything the running tenant remembers between requests (thread-safe)."""
 
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    codes: dict[str, AuthCode] = field(default_factory=dict)
-    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
-    sessions: dict[str, SsoSession] = field(default_factory=dict)
-    faults: dict[str, str] = field(default_factory=dict)
-    refresh_fault: str | None = None
-    lifetimes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIFETIMES))
-    idtyp_override: bool | None = None
-    counts: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.lock = threading.RLock()
+        self.faults: dict[str, str] = {}
+        self.refresh_fault: str | None = None
+        self.lifetimes: dict[str, int] = dict(DEFAULT_LIFETIMES)
+        self.idtyp_override: bool | None = None
+        self.counts: dict[str, Any] = {}
         self.reset_counts()
 
     # -- counters -------------------------------------------------------------------------
@@ -155,39 +105,3 @@ class TenantState:
             self.refresh_fault = None
             self.lifetimes = dict(DEFAULT_LIFETIMES)
             self.idtyp_override = None
-
-    # -- codes, refresh tokens, sessions --------------------------------------------------
-    def new_refresh_token(self, client_id: str, oid: str, sid: str, scope: str) -> str:
-        value = "1.devtenant." + secrets.token_urlsafe(64)
-        token = RefreshToken(
-            value=value,
-            client_id=client_id,
-            oid=oid,
-            sid=sid,
-            scope=scope,
-            expires_at=time.time() + self.lifetimes["refresh_token"],
-        )
-        with self.lock:
-            self.refresh_tokens[value] = token
-        return value
-
-    def new_session(self, oid: str) -> SsoSession:
-        session = SsoSession(sid=secrets.token_urlsafe(16), oid=oid, auth_time=int(time.time()))
-        with self.lock:
-            self.sessions[session.sid] = session
-        return session
-
-    def end_session(self, sid: str | None) -> None:
-        with self.lock:
-            if sid:
-                self.sessions.pop(sid, None)
-
-    def revoke_user_sessions(self, oid: str) -> None:
-        """Graph's revokeSignInSessions: every refresh token of the user is refused from now on
-        (AADSTS50173) and every SSO session of the user ends."""
-        with self.lock:
-            for token in self.refresh_tokens.values():
-                if token.oid == oid:
-                    token.revoked = True
-            for sid in [s.sid for s in self.sessions.values() if s.oid == oid]:
-                del self.sessions[sid]

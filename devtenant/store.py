@@ -20,7 +20,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import JSON, DateTime, String, create_engine, select
+from sqlalchemy import JSON, DateTime, Engine, String, create_engine, event, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -36,6 +36,10 @@ ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105
 WEB_REDIRECT_URIS = ["http://localhost:3000/auth/redirect"]
 WEB_POST_LOGOUT_URIS = ["http://localhost:3000/"]
 API_SCOPES = ["ToDoList.Read", "ToDoList.ReadWrite"]
+# A scope a Conditional Access policy can protect with MFA (see the admin API's MFA policy).
+MFA_SCOPE = "User.MFA"
+# What update_user accepts: the attributes a user flow collects and Graph's PATCH /me writes.
+USER_CHANGES = frozenset({"name", "given_name", "surname", "city", "extensions"})
 API_ROLES = ["ToDoList.Read.All", "ToDoList.ReadWrite.All"]
 # Microsoft Graph delegated permissions the web app's registration holds (admin consent).
 WEB_GRAPH_SCOPES = [
@@ -63,8 +67,9 @@ class User(Base):
     given_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     surname: Mapped[str | None] = mapped_column(String(64), nullable=True)
     city: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    # Custom attributes by short name, e.g. {"loyaltyTier": "gold"}.
-    extensions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Custom attributes by their short name ({"loyaltyTier": "gold"}); tokens and Graph name
+    # them extension_<extensions app id>_<name>.
+    extensions: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True, default=dict)
 
 
 class UserExists(Exception):
@@ -94,8 +99,35 @@ class UserInfo:
         )
 
 
-# What `TenantStore.update_user` may change.
-USER_CHANGES = frozenset({"name", "given_name", "surname", "city", "extensions"})
+def add_missing_columns(engine: Engine) -> None:
+    """Bring the tables of an older data directory up to date: every column the models declare
+    that a table lacks is added (nullable, so existing rows keep working)."""
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if not inspector.has_table(table.name):
+                continue
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    sql = f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+                    conn.execute(text(sql))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """WAL and a busy timeout: the server's threads and a CLI command may write at once."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -152,6 +184,8 @@ class TenantStore:
             if not users_db.exists():
                 pki.write_private(users_db, b"")  # password hashes: owner-only from the start
             self.engine = create_engine(f"sqlite:///{users_db}")
+            _sqlite_pragmas(self.engine)
+            add_missing_columns(self.engine)
             Base.metadata.create_all(self.engine)
 
     # -- identity -------------------------------------------------------------------------
@@ -259,34 +293,32 @@ class TenantStore:
     def _registrations(self) -> dict[str, Any]:
         path = self.dir / "registrations.json"
         if path.exists():
-            return self._with_graph_consent(path, json.loads(path.read_text()))
+            regs: dict[str, Any] = json.loads(path.read_text())
+            if "extensions_app_id" not in regs:  # a data directory from before custom attributes
+                regs["extensions_app_id"] = str(uuid.uuid4())
+                self._write_registrations(path, regs)
+            return self._with_graph_consent(path, regs)
         api_id = str(uuid.uuid4())
         regs = {
+            # The "b2c-extensions-app" whose id (without dashes) names custom attributes.
+            "extensions_app_id": str(uuid.uuid4()),
             "api": {
                 "display_name": "ciam-ToDoList-api",
                 "client_id": api_id,
                 "app_id_uri": f"api://{api_id}",
-                "scopes": list(API_SCOPES),
+                "scopes": [*API_SCOPES, MFA_SCOPE],
                 "app_roles": list(API_ROLES),
                 "idtyp_claim": True,
             },
             "web": self.new_client_registration(
                 "web",
-                consented_scopes=[f"api://{api_id}/{s}" for s in API_SCOPES] + WEB_GRAPH_SCOPES,
+                consented_scopes=[f"api://{api_id}/{s}" for s in [*API_SCOPES, MFA_SCOPE]]
+                + WEB_GRAPH_SCOPES,
             ),
             "daemon": self.new_client_registration("daemon", roles=list(API_ROLES)),
             "additional_clients": [],
         }
         self._write_registrations(path, regs)
-        return regs
-
-    def _with_graph_consent(self, path: Path, regs: dict[str, Any]) -> dict[str, Any]:
-        """A data directory made before the web app used Microsoft Graph gets its web app the
-        Graph permissions new ones have (once: one that names any Graph scope is left alone)."""
-        consented = regs["web"].setdefault("consented_scopes", [])
-        if not any(s.startswith("https://graph.microsoft.com/") for s in consented):
-            consented.extend(WEB_GRAPH_SCOPES)
-            self._write_registrations(path, regs)
         return regs
 
     def _write_registrations(self, path: Path, regs: dict[str, Any]) -> None:
@@ -321,6 +353,25 @@ class TenantStore:
         else:
             reg["roles"] = list(roles or [])
         return reg
+
+    def _with_graph_consent(self, path: Path, regs: dict[str, Any]) -> dict[str, Any]:
+        """A data directory made before the web app used Microsoft Graph gets its web app the
+        Graph permissions new ones have (once: one that names any Graph scope is left alone)."""
+        consented = regs["web"].setdefault("consented_scopes", [])
+        if not any(s.startswith("https://graph.microsoft.com/") for s in consented):
+            consented.extend(WEB_GRAPH_SCOPES)
+            self._write_registrations(path, regs)
+        return regs
+
+    @property
+    def extensions_app_id(self) -> str:
+        """The tenant's `b2c-extensions-app` id without dashes, as custom attribute names carry
+        it (`extension_<id>_loyaltyTier`)."""
+        return str(self.registrations["extensions_app_id"]).replace("-", "")
+
+    def extension_claim(self, name: str) -> str:
+        """The name Entra gives a custom attribute in tokens and Graph."""
+        return f"extension_{self.extensions_app_id}_{name}"
 
     def add_client(self, reg: dict[str, Any]) -> None:
         with self._lock:
@@ -394,21 +445,34 @@ class TenantStore:
             return new["kid"]
 
     # -- users ----------------------------------------------------------------------------
-    def add_user(self, email: str, password: str, name: str) -> UserInfo:
+    def add_user(
+        self,
+        email: str,
+        password: str,
+        name: str,
+        attributes: dict[str, Any] | None = None,
+        password_hash: str | None = None,
+    ) -> UserInfo:
+        """A new user; `attributes` are further USER_CHANGES (given_name, city, extensions).
+        `password_hash` (from `hash_password`) stands for a password checked and hashed on an
+        earlier page of a sign-up."""
         email = email.strip().lower()
         if not email or "@" not in email:
             raise ValueError("an email address is needed")
-        if not password:
+        if not password and not password_hash:
             raise ValueError("a password is needed")
         user = User(
             oid=str(uuid.uuid4()),
             email=email,
             name=name.strip() or email.split("@")[0],
-            password_hash=_hasher.hash(password),
+            password_hash=password_hash or _hasher.hash(password),
             created_at=dt.datetime.now(dt.UTC),
+            given_name=(attributes or {}).get("given_name") or None,
+            surname=(attributes or {}).get("surname") or None,
+            city=(attributes or {}).get("city") or None,
+            extensions=dict((attributes or {}).get("extensions") or {}),
         )
-        info = UserInfo(user.oid, user.email, user.name)
-        user.extensions = {}
+        info = UserInfo.of(user)
         with Session(self.engine) as session:
             session.add(user)
             try:
@@ -435,8 +499,15 @@ class TenantStore:
             user = session.get(User, oid)
             return UserInfo.of(user) if user else None
 
+    def user_by_email(self, email: str) -> UserInfo | None:
+        with Session(self.engine) as session:
+            user = session.scalar(select(User).where(User.email == email.strip().lower()))
+            return UserInfo.of(user) if user else None
+
     def update_user(self, oid: str, changes: dict[str, Any]) -> UserInfo:
-        """Set the attributes in `changes` (keys of USER_CHANGES); KeyError for an unknown oid."""
+        """Set the attributes in `changes` (keys of USER_CHANGES; `extensions` replaces the
+        whole set of custom attributes, an empty value dropped). KeyError for an unknown oid,
+        ValueError for another key."""
         unknown = set(changes) - USER_CHANGES
         if unknown:
             raise ValueError(f"unknown user attributes: {', '.join(sorted(unknown))}")
@@ -445,6 +516,20 @@ class TenantStore:
             if user is None:
                 raise KeyError(oid)
             for key, value in changes.items():
-                setattr(user, key, dict(value) if key == "extensions" else value)
+                if key == "extensions":
+                    user.extensions = {k: str(v) for k, v in dict(value or {}).items() if v}
+                elif key == "name":
+                    user.name = str(value or "").strip() or user.name
+                else:
+                    setattr(user, key, str(value).strip() or None if value else None)
             session.commit()
             return UserInfo.of(user)
+
+    def set_password(self, oid: str, password: str) -> None:
+        """A new password (self-service reset). KeyError for an unknown oid."""
+        with Session(self.engine) as session:
+            user = session.get(User, oid)
+            if user is None:
+                raise KeyError(oid)
+            user.password_hash = _hasher.hash(password)
+            session.commit()

@@ -19,6 +19,7 @@ import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from jwt.algorithms import RSAAlgorithm
 
+from devtenant.claims import SignIn
 from devtenant.state import TenantState
 from devtenant.store import TenantStore, UserInfo
 
@@ -123,9 +124,10 @@ class TokenFactory:
         scp: str,
         sid: str,
         azpacr: str,
+        sign_in: SignIn,
     ) -> tuple[str, int]:
         lifetime = self.state.lifetimes["access_token"]
-        claims = {
+        claims: dict[str, Any] = {
             **self._envelope(issuer, audience, lifetime),
             **self._opaque(),
             "azp": client["client_id"],
@@ -138,7 +140,12 @@ class TokenFactory:
             "sub": self.pairwise_sub(user.oid, audience),
             "tid": self.store.tenant_id,
             "ver": "2.0",
+            "amr": list(sign_in.amr),
         }
+        if sign_in.acrs:
+            claims["acrs"] = list(sign_in.acrs)
+        if sign_in.xms_cc:
+            claims["xms_cc"] = ["cp1"]
         return self._apply("access_token", claims), lifetime
 
     def app_access_token(
@@ -175,6 +182,7 @@ class TokenFactory:
         nonce: str | None,
         sid: str,
         reserved: set[str],
+        sign_in: SignIn,
         auth_time: int | None = None,
     ) -> str:
         claims: dict[str, Any] = {
@@ -187,6 +195,7 @@ class TokenFactory:
             "aio": b64url(secrets.token_bytes(48)),
             "rh": "0.A" + b64url(secrets.token_bytes(40)) + ".",
             "uti": b64url(secrets.token_bytes(16)),
+            "amr": list(sign_in.amr),
         }
         if nonce is not None:
             claims["nonce"] = nonce
@@ -195,6 +204,19 @@ class TokenFactory:
         if "profile" in reserved:
             claims["name"] = user.name
             claims["preferred_username"] = user.email
+            claims.update(self.attribute_claims(user))
         if "email" in reserved:
             claims["email"] = user.email
         return self._apply("id_token", claims)
+
+    def attribute_claims(self, user: UserInfo) -> dict[str, str]:
+        """The attributes the user flow collected, as External ID names them in the ID token:
+        `given_name`, `family_name`, `city`, and `extension_<extensions app id>_<Name>` for
+        custom ones (only those that have a value)."""
+        claims = {
+            "given_name": user.given_name,
+            "family_name": user.surname,
+            "city": user.city,
+            **{self.store.extension_claim(k): v for k, v in user.extensions.items()},
+        }
+        return {k: v for k, v in claims.items() if v}

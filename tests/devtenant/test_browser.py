@@ -16,4 +16,5 @@ def test_sign_in_starting_at_the_client(tenant, tenant_reset, client_site, mode)
     assert back.method == ("POST" if mode == "form_post" else "GET")
     response = browser.deliver(back)
     assert response.status_code == 200, response.text
-    assert response.json() == {"oid": user.oid, "error": None}
+    answer = response.json()
+    assert (answer["oid"], answer["error"], answer["amr"]) == (user.oid, None, ["pwd"])

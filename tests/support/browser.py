@@ -25,6 +25,7 @@ given, then hand the result back to the client with its cookies:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
@@ -32,6 +33,8 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import requests
 
 from common.http import HttpClient
+
+LATEST_CODE = re.compile(r'id="latest-code"[^>]*>(\d+)<')
 
 
 @dataclass
@@ -153,8 +156,19 @@ class FormBrowser:
             raise BrowserError("the tenant redirected back without showing the sign-in form")
         return self._finish(self.submit(result, "signin", {"email": email, "password": password}))
 
-    def sign_up(self, auth_uri: str, email: str, password: str, name: str) -> Redirect:
-        """Open `auth_uri` (prompt=create, or via the sign-in page's link) and create the user."""
+    def sign_up(
+        self,
+        auth_uri: str,
+        email: str,
+        password: str,
+        name: str,
+        attributes: dict[str, str] | None = None,
+    ) -> Redirect:
+        """Open `auth_uri` (prompt=create, or via the sign-in page's link) and create the user
+        as External ID's "email with password" flow asks: the email, the code mailed to it
+        (read from the tenant's mailbox page, as a person reads their inbox), the password,
+        then the display name and any other `attributes` (field names: given_name, surname,
+        city, ext_<custom attribute>)."""
         result = self.open(auth_uri)
         if isinstance(result, Redirect):
             raise BrowserError("the tenant redirected back without showing a form")
@@ -164,8 +178,32 @@ class FormBrowser:
             result = self.open(urljoin(result.url, result.links["signup-link"]))
             if isinstance(result, Redirect):
                 raise BrowserError("the sign-up link redirected back without a form")
-        values = {"email": email, "password": password, "name": name}
-        return self._finish(self.submit(result, "signup", values))
+        result = self.expect_page(self.submit(result, "signup", {"email": email}), "verify")
+        result = self.enter_code(result, email)
+        values = {"password": password, "confirm": password}
+        result = self.expect_page(self.submit(result, "set-password", values), "attributes")
+        values = {"name": name, **(attributes or {})}
+        return self._finish(self.submit(result, "attributes", values))
+
+    def latest_code(self, page_url: str, email: str) -> str:
+        """The newest code the tenant mailed to `email`, from its mailbox page."""
+        origin = "{}://{}".format(*_origin(page_url))
+        inbox = self.http.get(f"{origin}/_mailbox", params={"to": email})
+        match = LATEST_CODE.search(inbox.text)
+        if match is None:
+            raise BrowserError(f"no mail to {email} in the tenant's mailbox")
+        return match.group(1)
+
+    def enter_code(self, page: Page, email: str) -> Page | Redirect:
+        """Fill the code page with the newest code mailed to `email`."""
+        return self.submit(page, "verify", {"code": self.latest_code(page.url, email)})
+
+    def expect_page(self, result: Page | Redirect, form_id: str) -> Page:
+        """`result` must be a page with the form `form_id` (else the page's error is told)."""
+        if isinstance(result, Redirect) or _form(result, form_id) is None:
+            page = result if isinstance(result, Page) else None
+            raise BrowserError(f"expected the tenant's {form_id!r} form", page)
+        return result
 
     def submit(self, page: Page, form_id: str, values: dict[str, str]) -> Page | Redirect:
         """Post the form `form_id` of `page` with `values` (hidden fields such as CSRF kept)."""

@@ -120,7 +120,7 @@ def test_sign_up_creates_the_account_and_signs_in(
     assert query(auth_uri)["prompt"] == ["create"]
     name = "Ada Newcomer"
     email = f"ada-{id(person)}@example.com"
-    back = person.tenant.sign_up(auth_uri, email, "correct horse battery", name)
+    back = person.tenant.sign_up(auth_uri, email, "Correct horse battery", name)
     resp = person.deliver(back)
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/"

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from tests.fixtures.web import LiveWeb
+from tests.support.tenant_pages import sign_up_in_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -35,17 +37,15 @@ def page(chromium: Browser, live_web: LiveWeb) -> Iterator[Page]:
     assert not problems, f"browser console errors: {problems}"
 
 
-def test_sign_up_sign_out_and_sign_in_again_in_chromium(page: Page, live_web: LiveWeb) -> None:
+def test_sign_up_sign_out_and_sign_in_again_in_chromium(
+    page: Page, live_web: LiveWeb, tenant: Any
+) -> None:
     email = f"lin-{secrets.token_hex(4)}@example.com"
-    password = "a long pass phrase"
+    password = "A long pass phrase"
     page.goto(live_web.url)
     expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
     page.get_by_role("link", name="Sign up").first.click()
-
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_label("Display name").fill("Lin Example")
-    page.get_by_role("button", name="Create account").click()
+    sign_up_in_chromium(page, tenant.pages_url, email, password, "Lin Example")
 
     expect(page.get_by_role("heading", name="Hi Lin Example!")).to_be_visible()
     assert page.url == f"{live_web.url}/"

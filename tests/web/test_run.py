@@ -89,7 +89,7 @@ def test_local_mode_starts_everything_and_ctrl_c_stops_it(
             assert listening(port)
         ca_file = str(instance / "devtenant" / "ca.pem")
         grace = Person(f"http://localhost:{web_port}", ca_file)
-        assert grace.sign_up("grace@example.com", "a long passphrase", "Grace").status_code == 302
+        assert grace.sign_up("grace@example.com", "A long passphrase", "Grace").status_code == 302
         assert "Hi Grace!" in html.unescape(grace.get("/").text)
         todos = grace.get("/todos")
         assert todos.status_code == 200, todos.text
