@@ -1,7 +1,7 @@
 """`--profile`: scenario C at concurrency 16 with the web app's workers sampled by py-spy, then
 scenario A at concurrency 16 with the API's.
 
-py-spy attaches to the Gunicorn master and its workers (`--subprocesses`) without restarting
+py-spy attaches to the server's main process and its workers (`--subprocesses`) without restarting
 them and samples the threads that are on the CPU (idle threads are left out: waiting for the
 API costs no CPU). The collapsed stacks (`--format raw`, one `frame;frame;... count` line per
 distinct stack; speedscope and flamegraph.pl read it) go to `bench-results/profile-C16.txt`
@@ -55,13 +55,19 @@ def _not(test: Callable[[Stack], bool]) -> Callable[[Stack], bool]:
 
 
 IN_APP = _has("wsgi_app", "flask/app.py")
+# Granian parses HTTP and does TLS in Rust, which py-spy does not see; its Python part is the
+# WSGI glue. Gunicorn does all of it in Python.
+
+
+def in_server(stack: Stack) -> bool:
+    return any("gunicorn/" in f or "granian/" in f for f in stack)
 
 # The parts of the request path the optimisation phase asks about; a sample counts for every
 # part whose frame is on its stack (parts nest: the HTTPS call is inside the proxy's view).
 PARTS: list[tuple[str, Callable[[Stack], bool]]] = [
     ("Flask app, whole request (wsgi_app)", IN_APP),
-    ("Gunicorn outside the app (HTTP parsing, socket I/O, worker loop)",
-     _all(_file("gunicorn/"), _not(IN_APP))),
+    ("the server's Python outside the app (Granian's WSGI glue; Gunicorn: parsing, I/O, loop)",
+     _all(in_server, _not(IN_APP))),
     ("session load (Flask-Session open_session)", _has("open_session", "flask_session/")),
     ("session save (Flask-Session save_session)", _has("save_session", "flask_session/")),
     ("identity.acquire_token (session cache → MSAL → token)",
@@ -85,8 +91,8 @@ PARTS: list[tuple[str, Callable[[Stack], bool]]] = [
 # The same for the API (`--profile` samples it during scenario A at concurrency 16).
 API_PARTS: list[tuple[str, Callable[[Stack], bool]]] = [
     ("Flask app, whole request (wsgi_app)", IN_APP),
-    ("Gunicorn outside the app (HTTP parsing, TLS, socket I/O, worker loop)",
-     _all(_file("gunicorn/"), _not(IN_APP))),
+    ("the server's Python outside the app (Granian's WSGI glue; Gunicorn: parsing, TLS, I/O)",
+     _all(in_server, _not(IN_APP))),
     ("TLS (ssl.py, anywhere)", _file("ssl.py")),
     ("bearer token validation (api/auth.py authenticate)", _has("authenticate", "api/auth.py")),
     ("listing the items (api/storage.py ToDoStore.list)", _has("list", "api/storage.py")),
@@ -154,7 +160,8 @@ def summarize(
         "samples": total,
         "parts": parts,
         "top_self": rows(self_time),
-        "top_inclusive": rows(inclusive, lambda f: f.startswith(plumbing) or "gunicorn/" in f),
+        "top_inclusive": rows(inclusive, lambda f: f.startswith(plumbing) or "gunicorn/" in f
+                              or "granian/" in f),
     }
 
 
@@ -185,7 +192,7 @@ def profile_run(
     parts_of: list[tuple[str, Callable[[Stack], bool]]],
 ) -> dict[str, Any]:
     """Warm up, then 16 connections of `script` against `url` while py-spy samples the
-    Gunicorn master `pid` and its workers; files `bench-results/profile-<label>.*`."""
+    server's main process `pid` and its workers; files `bench-results/profile-<label>.*`."""
     args = runner.args
     out_dir = args.out.parent
     out_dir.mkdir(parents=True, exist_ok=True)

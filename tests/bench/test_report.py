@@ -103,7 +103,8 @@ def test_profile_summary_by_part() -> None:
     assert summary["samples"] == 20
     parts = {p["part"]: p["percent"] for p in summary["parts"]}
     assert parts["Flask app, whole request (wsgi_app)"] == 75.0
-    assert parts["Gunicorn outside the app (HTTP parsing, socket I/O, worker loop)"] == 25.0
+    assert parts["the server's Python outside the app (Granian's WSGI glue; Gunicorn: parsing, "
+                 "I/O, loop)"] == 25.0
     assert parts["template rendering (render_template)"] == 40.0
     assert parts["HTTPS call to the API (requests/urllib3/ssl under app/api_client.py)"] == 20.0
     assert parts["session load (Flask-Session open_session)"] == 10.0
