@@ -7,9 +7,9 @@ With a tenant in the settings (`CLIENT_ID`, `AUTHORITY` or `TENANT_SUBDOMAIN` in
 environment or `.env`), only the web app starts, against that tenant. Without one, local mode
 starts the local tenant (`python -m devtenant --profile-step-up`, data in instance/devtenant)
 and the ToDoList API (`python -m api` with `REQUIRE_MFA_FOR_DELETE`, https://localhost:44351),
-so that saving the profile and deleting an item ask for a second factor, wires the three together with the settings the
-tenant gives each (what `python -m devtenant env api|web` prints) and the local CA file, and
-serves the web app. Ctrl-C stops all of them; so does either child exiting (run.py names it and
+so that saving the profile and deleting an item ask for a second factor, wires the three
+together with the settings the tenant gives each (what `python -m devtenant env api|web`
+prints) and the local CA file, and serves the web app. Ctrl-C stops all of them; so does either child exiting (run.py names it and
 its log, and exits with status 1).
 
 Before anything starts, every port is bound once to see that it is free; a port in use is
