@@ -70,7 +70,8 @@ def test_a_delete_asks_for_a_second_factor_and_is_done_on_return(
     assert query["next"] == ["/todos/resume"]
     assert json.loads(query["claims"][0]) == ACRS_C1
     challenge = [r.getMessage() for r in caplog.records if "claims challenge for" in r.getMessage()]
-    assert len(challenge) == 1 and "DELETE" in challenge[0]
+    assert len(challenge) == 1
+    assert "DELETE" in challenge[0]
     assert "Bearer " not in caplog.text
 
     back = you.deliver(second_factor(you, away.headers["Location"]))
