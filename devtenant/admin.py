@@ -144,6 +144,10 @@ class TenantAdmin:
         body = {"users": users or [], "apps": apps or [], "scopes": scopes or []}
         return self._call("POST", "mfa-policy", body)
 
+    def step_up_settings(self) -> dict[str, Any]:
+        """`{"graph_acrs": str | None, "withheld_acrs": [...]}`."""
+        return self._call("GET", "step-up")
+
     def set_graph_step_up(self, acrs: str | None) -> dict[str, Any]:
         """Graph's `PATCH /me` answers a claims challenge for the authentication context
         `acrs` (e.g. "c1") while the token's `acrs` lacks it; None: no challenge."""
