@@ -3,13 +3,14 @@
     python run.py [--env-file .env] [--host 127.0.0.1] [--port 3000] [--instance instance]
                   [--tenant-port 44360] [--tenant-pages-port 44361] [--api-port 44351]
 
-With a tenant in the settings (`CLIENT_ID`, `AUTHORITY` or `TENANT_SUBDOMAIN` in the
-environment or `.env`), only the web app starts, against that tenant. Without one, local mode
-starts the local tenant (`python -m devtenant`, data in instance/devtenant) and the ToDoList API
-(`python -m api`, https://localhost:44351), wires the three together with the settings the
-tenant gives each (what `python -m devtenant env api|web` prints) and the local CA file, and
-serves the web app. Ctrl-C stops all of them; so does either child exiting (run.py names it and
-its log, and exits with status 1).
+With a tenant in the settings (`CLIENT_ID`, `AUTHORITY` or `TENANT_SUBDOMAIN` in the environment
+or `.env`), only the web app starts, against that tenant. Without one, local mode starts the
+local tenant (`python -m devtenant --profile-step-up`, data in instance/devtenant) and the
+ToDoList API (`python -m api` with `REQUIRE_MFA_FOR_DELETE`, https://localhost:44351), so that
+saving the profile and deleting an item ask for a second factor, wires the three together with
+the settings the tenant gives each (what `python -m devtenant env api|web` prints) and the local
+CA file, and serves the web app. Ctrl-C stops all of them; so does either child exiting (run.py
+names it and its log, and exits with status 1).
 
 Before anything starts, every port is bound once to see that it is free; a port in use is
 reported with its option and a command line that avoids it. The tenant's ports are written to
@@ -163,7 +164,9 @@ class LocalSystem:
         store = TenantStore(self.tenant_dir, port=port, pages_port=pages_port)
         try:
             self._start(ServerProcess(
-                [sys.executable, "-m", "devtenant", "--data-dir", str(self.tenant_dir)],
+                # --profile-step-up: saving the profile asks for a second factor.
+                [sys.executable, "-m", "devtenant", "--data-dir", str(self.tenant_dir),
+                 "--profile-step-up"],
                 self.log_dir / "devtenant.log",
                 http_ready(discovery_url(store.authority), str(store.ca_file)),
                 stop_signal=signal.SIGINT,
@@ -178,6 +181,8 @@ class LocalSystem:
         api_settings = {
             **api,
             "DATABASE_URL": f"sqlite:///{self.instance / 'api' / 'todolist.sqlite'}",
+            # A delete asks for a second factor (a claims challenge for context c1).
+            "REQUIRE_MFA_FOR_DELETE": "true",
         }
         self._start(ServerProcess(
             # Not api/.env: in local mode every API setting comes from the local tenant.

@@ -15,10 +15,11 @@ second factor. Apps cannot satisfy it: a daemon gets the same answer and reports
 
 from __future__ import annotations
 
-import base64
 import json
 
 from flask import current_app, request
+
+from common.challenge import encode_claims
 
 from .auth import Caller
 from .errors import ApiProblem
@@ -34,7 +35,7 @@ def claims_request(context: str) -> str:
 
 def challenge(context: str) -> str:
     """The `WWW-Authenticate` value asking for a token that satisfied `context`."""
-    encoded = base64.b64encode(claims_request(context).encode()).decode()
+    encoded = encode_claims(claims_request(context))
     return f'Bearer realm="", error="insufficient_claims", claims="{encoded}"'
 
 

@@ -31,6 +31,7 @@ from app import (
     graph_client,
     health,
     pages,
+    pending,
     profile,
     proxy,
     ratelimit,
@@ -141,7 +142,7 @@ def _settings() -> Config:
 def _identity(config: Config, stores: Stores) -> Identity:
     browser_flows = BrowserFlows(config.session_secret, FLOW_LIFETIME, config.secure_cookies)
     identity = Identity(config, stores.tokens, stores.flows, browser_flows, stores.index)
-    identity.keep_at_sign_in.update(todos.KEPT_AT_SIGN_IN, profile.KEPT_AT_SIGN_IN)
+    identity.keep_at_sign_in.update(todos.KEPT_AT_SIGN_IN, pending.KEPT_AT_SIGN_IN)
     return identity
 
 

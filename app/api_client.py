@@ -12,7 +12,8 @@ Two layers:
   of a proxied call's CPU, for nothing this one fixed host needs.
 - `call()` adds the user: a token for the operation's scope from the session's cache
   (`TODOLIST_READ` for reads, `TODOLIST_READWRITE` for writes); when the API answers 401 it
-  refreshes the token once and tries again, then asks for a sign-in (`SignInRequired`).
+  refreshes the token once (or gets one for a claims challenge's claims) and tries again, then
+  asks for a sign-in (`SignInRequired`, see `app.user_calls`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.exceptions import HTTPError
 
 from app import messages
-from app.failures import Failure, SignInRequired
+from app.failures import Failure
 from app.messages import Message
+from app.user_calls import as_user
 from common import logsafe
+from common.challenge import challenge_claims
 from common.http import failure_cause
 from common.requestlog import REQUEST_ID_HEADER, request_id
 from config import Config
@@ -77,7 +80,10 @@ class ApiAnswer(TodoApiError):
 
 
 class ApiUnauthorized(ApiAnswer):
+    """401; `claims` is set when it is a claims challenge (the claims, decoded)."""
+
     title_text = "The to-do service did not accept the sign-in"
+    claims: str | None = None
 
 
 class ApiForbidden(ApiAnswer):
@@ -232,8 +238,11 @@ def _result(resp: urllib3.BaseHTTPResponse, where: str, request_id: str | None) 
         raise ApiUnavailable(messages.API_GARBLED, 502,
                              f"{where} answered unexpected {status} (request {request_id})")
     return_body = body if is_json else None
-    raise answer(status, return_body, _message(return_body) or answer.title_text,
-                 f"{where} answered {status} (request {request_id})")
+    refusal = answer(status, return_body, _message(return_body) or answer.title_text,
+                     f"{where} answered {status} (request {request_id})")
+    if isinstance(refusal, ApiUnauthorized):
+        refusal.claims = challenge_claims(resp.headers.get("WWW-Authenticate", ""))
+    raise refusal
 
 
 def create(config: Config) -> TodoApiClient:
@@ -263,25 +272,18 @@ def call(
 ) -> ApiResult:
     """Call the API as the signed-in user with a token for the operation's scope.
 
-    A 401 from the API means the token is no good to it (expired early, revoked, keys rotated):
-    one forced refresh and one more try, which is safe for writes too because a 401 means the API
-    did nothing. A second 401 raises `SignInRequired` for that scope.
+    A 401 gets one more try with a refreshed token, or with one for the claims of a claims
+    challenge (`app.user_calls`); a second 401 raises `SignInRequired` for that scope (with the
+    claims, for a challenge).
     """
     scopes = scopes_for(READ if method.upper() in ("GET", "HEAD") else WRITE)
     api: TodoApiClient = current_app.extensions[EXTENSION]
-    identity = current_app.extensions["identity"]
     rid = request_id()
-    token = identity.acquire_token(scopes)
-    try:
+
+    def send(token: str) -> ApiResult:
         return api.request(method, token, item_id, json=json, data=data, request_id=rid,
                            idempotency_key=idempotency_key)
-    except ApiUnauthorized as exc:
-        log.info("%s; refreshing the token once", exc.log)
-    token = identity.acquire_token(scopes, force_refresh=True)
-    try:
-        return api.request(method, token, item_id, json=json, data=data, request_id=rid,
-                           idempotency_key=idempotency_key)
-    except ApiUnauthorized as exc:
-        # Two fresh tokens refused: often the API expects another audience or tenant.
-        log.warning("%s again after a refresh: the API does not accept this app's tokens", exc.log)
-        raise SignInRequired(scopes, "the to-do service did not accept the token") from exc
+
+    # Two fresh tokens refused: often the API expects another audience or tenant.
+    return as_user(scopes, send, ApiUnauthorized, "the to-do service did not accept the token",
+                   log)

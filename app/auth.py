@@ -20,6 +20,7 @@ from app.failures import Failure, SignInFailed
 from app.identity import current_identity
 from app.security import csrf
 from app.urls import local_path, request_path
+from common.challenge import usable_claims
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -56,14 +57,17 @@ def _start(prompt: str | None) -> BaseResponse:
     next_path = local_path(request.args.get("next")) or "/"
     requested = (request.args.get("scope") or "").split()
     scopes = [scope for scope in requested if scope in identity.config.sign_in_scopes]
-    if prompt is None and not scopes and identity.user() is not None:
+    claims = usable_claims(request.args.get("claims"))
+    if prompt is None and not scopes and claims is None and identity.user() is not None:
         return redirect(next_path)
-    return redirect(identity.start_sign_in(next_path, scopes, prompt))
+    return redirect(identity.start_sign_in(next_path, scopes, prompt, claims))
 
 
 @bp.get("/signin")
 def signin() -> BaseResponse:
-    """Start signing in; `next` is the local path to return to, `scope` extra API scopes."""
+    """Start signing in; `next` is the local path to return to, `scope` extra API scopes,
+    `claims` a claims challenge to satisfy (a step-up: the tenant asks for a second factor;
+    a JSON object of bounded size, else ignored)."""
     return _start(prompt=None)
 
 

@@ -81,12 +81,16 @@ class ConsentMissing(Failure):
 
 
 class SignInRequired(Exception):
-    """No usable token without the user: not signed in, or the tenant wants them back."""
+    """No usable token without the user: not signed in, or the tenant wants them back.
 
-    def __init__(self, scopes: Iterable[str], reason: str) -> None:
+    `claims` is set for a step-up: the claims challenge (decoded JSON text) the new sign-in
+    must satisfy, e.g. an authentication context that takes a second factor."""
+
+    def __init__(self, scopes: Iterable[str], reason: str, claims: str | None = None) -> None:
         super().__init__(reason)
         self.scopes = list(scopes)
         self.reason = log_safe(reason)
+        self.claims = claims
 
 
 class SignInFailed(Failure):

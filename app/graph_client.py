@@ -6,7 +6,8 @@ a new `client-request-id` (Graph's correlation id, a GUID), which the log line o
 with the URL, Graph's status and error code, never the token. The functions below add the user:
 a token for the permission the call needs, acquired incrementally from the session's cache
 (`User.Read` to read, `User.ReadWrite` to change, `User.RevokeSessions.All` to revoke); a 401 from
-Graph gets one forced refresh and one more try, then `SignInRequired`.
+Graph gets one more try (a forced refresh, or a token for a claims challenge's claims), then
+`SignInRequired`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import requests
 from flask import current_app
 
 from app import messages
-from app.failures import Failure, SignInRequired, log_safe
+from app.failures import Failure, log_safe
+from app.user_calls import as_user
 from common import logsafe
+from common.challenge import challenge_claims
 from common.http import HttpClient, failure_cause
 from common.requestlog import request_id
 from config import GRAPH_READ, GRAPH_READWRITE, GRAPH_REVOKE, Config
@@ -51,7 +54,10 @@ class GraphRejected(GraphFailure):
 
 
 class GraphUnauthorized(GraphFailure):
-    """401: Graph did not accept the token (expired early, revoked): refresh once."""
+    """401: Graph did not accept the token (expired early, revoked): refresh once. `claims`
+    is set when it is a claims challenge (an authentication context, a CAE event)."""
+
+    claims: str | None = None
 
 
 def _graph_error(resp: requests.Response) -> str:
@@ -103,7 +109,9 @@ def _result(resp: requests.Response, where: str, ids: str) -> Any:
                                    f"{where} without JSON {ids}") from None
     line = f"{where}: {_graph_error(resp)} {ids}"
     if resp.status_code == 401:
-        raise GraphUnauthorized(messages.PROFILE_SIGN_IN_AGAIN.format(""), 401, line)
+        refusal = GraphUnauthorized(messages.PROFILE_SIGN_IN_AGAIN.format(""), 401, line)
+        refusal.claims = challenge_claims(resp.headers.get("WWW-Authenticate", ""))
+        raise refusal
     if resp.status_code == 403:
         raise GraphForbidden(messages.PROFILE_NO_PERMISSION.format(""), 403, line)
     if resp.status_code == 400:
@@ -118,18 +126,10 @@ def create(config: Config) -> GraphClient:
 
 
 def _as_user(scope: str, send: Callable[[str], T]) -> T:
-    """`send(token)` with the user's token for `scope`; after a 401 one forced refresh and one
-    more try (a 401 means Graph did nothing), then `SignInRequired`."""
-    identity = current_app.extensions["identity"]
-    try:
-        return send(identity.acquire_token([scope]))
-    except GraphUnauthorized as exc:
-        log.info("%s; refreshing the token once", exc.log)
-    try:
-        return send(identity.acquire_token([scope], force_refresh=True))
-    except GraphUnauthorized as exc:
-        log.warning("%s again after a refresh", exc.log)
-        raise SignInRequired([scope], "Microsoft Graph did not accept the token") from exc
+    """`send(token)` with the user's token for `scope` (`app.user_calls`: after a 401 one
+    more try, refreshed or for a claims challenge's claims, then `SignInRequired`)."""
+    return as_user([scope], send, GraphUnauthorized, "Microsoft Graph did not accept the token",
+                   log)
 
 
 def _client() -> GraphClient:

@@ -85,19 +85,23 @@ class Identity:
     # --- signing in ---------------------------------------------------------------------------
 
     def start_sign_in(
-        self, next_path: str | None, scopes: list[str] | None = None, prompt: str | None = None
+        self, next_path: str | None, scopes: list[str] | None = None, prompt: str | None = None,
+        claims_challenge: str | None = None,
     ) -> str:
         """Begin the auth-code flow; returns the URL to send the browser to.
 
         The flow (PKCE verifier, nonce, state) goes to the flow store under its `state`, never
         into a session (see `app/flows.py`); the browser's flow cookie lists it, so several tabs
         can sign in at once and an answer can be matched to a flow this browser started.
+        `claims_challenge` (a step-up) goes to the tenant as the `claims` parameter, merged by
+        MSAL with the app's CP1 capability.
         """
         flow = self.tenant.msal_app().initiate_auth_code_flow(
             scopes=list(scopes or []),
             redirect_uri=absolute_url(self.config.redirect_uri),
             prompt=prompt,
             response_mode=RESPONSE_MODE,
+            claims_challenge=claims_challenge,
         )
         entry = {"flow": flow, "next": local_path(next_path) or "/", "started": time.time()}
         try:
@@ -274,7 +278,9 @@ class Identity:
         if claims is not None:
             session[USER_KEY] = {**claims, "name": name}
 
-    def acquire_token(self, scopes: list[str], force_refresh: bool = False) -> str:
+    def acquire_token(
+        self, scopes: list[str], force_refresh: bool = False, claims_challenge: str | None = None
+    ) -> str:
         """An access token for `scopes` from the session's token cache (refreshing when needed).
 
         A fresh cached token is returned without a lock or a write. Otherwise the refresh runs
@@ -282,24 +288,31 @@ class Identity:
         that of many concurrent requests (threads or processes) one redeems the refresh token
         and the others find its result. Raises `SignInRequired` when there is no user or the
         tenant needs them, another `app.failures` exception when the tenant refuses or fails.
+        A `claims_challenge` (an API's, decoded) skips the cached access token, as MSAL does:
+        the refresh token is redeemed with those claims, and a `SignInRequired` carries them.
         """
         token_key = session.get(TOKENS_KEY)
         account_id = session.get(ACCOUNT_KEY)
         if self.user() is None or not valid_key(token_key) or not isinstance(account_id, str):
             raise SignInRequired(scopes, "not signed in")
-        if not force_refresh:
+        if not force_refresh and claims_challenge is None:
             stored = self.tokens.load(token_key)
             token = fresh_access_token(stored, scopes, self.config.client_id, account_id)
             if token is not None:
                 return token
         try:
             with self.tokens.locked(token_key):
-                return self._refresh(token_key, account_id, scopes, force_refresh)
+                return self._refresh(token_key, account_id, scopes, force_refresh,
+                                     claims_challenge)
         except TokenStoreBusy as exc:
             raise Failure(SIGN_IN_BUSY, 503, f"token refresh lock busy: {exc}") from exc
+        except SignInRequired as exc:
+            exc.claims = claims_challenge
+            raise
 
     def _refresh(
-        self, token_key: str, account_id: str, scopes: list[str], force_refresh: bool
+        self, token_key: str, account_id: str, scopes: list[str], force_refresh: bool,
+        claims_challenge: str | None,
     ) -> str:
         """MSAL's silent acquisition on the stored cache; the caller holds its lock."""
         stored = self.tokens.load(token_key)
@@ -314,7 +327,8 @@ class Identity:
             raise SignInRequired(scopes, "the session holds no account")
         try:
             result = app.acquire_token_silent_with_error(
-                list(scopes), account, force_refresh=force_refresh
+                list(scopes), account, force_refresh=force_refresh,
+                claims_challenge=claims_challenge,
             )
         except requests.RequestException as exc:
             raise ProviderUnavailable.network(exc, None, "token refresh") from exc

@@ -85,6 +85,11 @@ SIGN_IN_FAILED = {
     ),
 }
 SIGN_IN_NEEDED = Message("Sign-in required", "Sign in to use the to-do list.")
+STEP_UP_NEEDED = Message(
+    "A second factor is needed",
+    "The to-do service asks for a sign-in with a second factor (such as a code sent to your "
+    "email) for this change. Send the user to signin_url, then try again.",
+)
 SIGN_IN_RENEW = Message(
     "Sign-in required", "Your sign-in has to be renewed before the to-do list can be used."
 )
@@ -142,6 +147,13 @@ SAVED = "Saved “{}”."
 DELETED = "Deleted “{}”."
 DELETED_UNNAMED = "Item deleted."  # a delete form that did not say which (an older page)
 SIGNED_IN_AGAIN_DELETE = "You signed in again. Press Delete once more to remove the item."
+STEP_UP_NOT_DONE = Message(
+    "A second factor is still needed",
+    "The to-do service asks for a sign-in with a second factor (such as a code sent to your "
+    "email) for this change, and the sign-in service did not confirm one, even after you "
+    "signed in again. Nothing was changed. You can try once more; if it keeps "
+    "happening, tell the site's administrator.",
+)
 SIGNED_IN_AGAIN_TEXT = "You signed in again; your text is back in the box, ready to save."
 
 # The home page after signing out.
@@ -207,6 +219,12 @@ PROFILE_NO_PERMISSION = Message(
 PROFILE_SIGN_IN_AGAIN = Message(
     "Sign-in required",
     "Your sign-in has to be renewed before your profile can be changed{}.",
+)
+PROFILE_STEP_UP_NOT_DONE = Message(
+    "A second factor is still needed",
+    "Changing your profile needs a sign-in with a second factor (such as a code sent to your "
+    "email), and the sign-in service did not confirm one, even after you signed in again. "
+    "Nothing was saved.",
 )
 PROFILE_SAVED = "Your profile is saved."
 PROFILE_SIGNED_IN_AGAIN = "You signed in again; your changes are saved."

@@ -3,28 +3,29 @@
 
 Reading needs Graph's `User.Read`, saving `User.ReadWrite` and signing out everywhere
 `User.RevokeSessions.All`, each acquired only when used (incremental consent). When a token
-needs the user (the tenant answers `interaction_required`, a sign-in must be renewed; later a
-second factor or a claims challenge) the typed values are kept in the session, the user is sent
-to the tenant for that permission and comes back to `/profile/resume`, which completes the save
-(a GET, but it only finishes a save this user posted with the form's CSRF token, once, within
-`DRAFT_SECONDS`). The sign-in loop guard is the to-do pages' (`app.todos.reauth_pending`).
+needs the user (the tenant answers `interaction_required`: a sign-in must be renewed, or a
+Conditional Access policy on `User.ReadWrite` wants a second factor; or Graph answers a claims
+challenge) the typed values are kept in the session (`app.pending`), the user is sent to the
+tenant for that permission (with the challenge's claims) and comes back to `/profile/resume`,
+which completes the save (a GET, but it only finishes a save this user posted with the form's
+CSRF token, once, within the sign-in's lifetime). The sign-in loop guard is the to-do pages'
+(`app.todos.reauth_pending`).
 Other failures show the form again with the typed values and what went wrong.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, cast
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app import graph_client, messages
+from app import graph_client, messages, pending
 from app.auth import login_required
 from app.errors import log_failure
 from app.failures import ConsentMissing, Failure, SignInRequired
@@ -35,9 +36,7 @@ from config import GRAPH_READWRITE, Config
 
 bp = Blueprint("profile", __name__)
 
-DRAFT_KEY = "profile_draft"
-KEPT_AT_SIGN_IN = (DRAFT_KEY,)  # with the to-do pages' (the loop guard, the flashes)
-DRAFT_SECONDS = 600
+SAVE_ACTION = "profile-save"  # a save a sign-in interrupted (app.pending)
 Page = Response | tuple[str, int] | str
 
 
@@ -118,19 +117,9 @@ def _save(values: dict[str, str]) -> None:
     current_identity().note_profile_change(values["display_name"])
 
 
-def _keep_draft(values: dict[str, str]) -> None:
-    session[DRAFT_KEY] = {"values": values, "user": current_identity().user_oid(),
-                          "at": time.time()}
-
-
 def _take_draft() -> dict[str, str] | None:
-    """The values of a save interrupted by a sign-in: once, for the same user, while fresh."""
-    draft = session.pop(DRAFT_KEY, None)
-    if not isinstance(draft, dict) or draft.get("user") != current_identity().user_oid():
-        return None
-    if time.time() - float(draft.get("at", 0)) > DRAFT_SECONDS:
-        return None
-    values = draft.get("values")
+    """The values of a save interrupted by a sign-in (`app.pending`)."""
+    values = (pending.take(SAVE_ACTION) or {}).get("values")
     return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else None
 
 
@@ -144,18 +133,21 @@ def _kept_form() -> FlaskForm | None:
 
 @bp.errorhandler(SignInRequired)
 def sign_in_needed(exc: SignInRequired) -> Page:
-    """Off to the tenant for the permission, the typed values kept; a page if we just did."""
+    """Off to the tenant for the permission (or a step-up's second factor: a Conditional
+    Access policy on the scope, or Graph's claims challenge), the typed values kept; a page
+    if we just did."""
     current_app.logger.info("sign-in needed for %s: %s", " ".join(exc.scopes), exc.reason)
-    again = signin_url(exc.scopes, url_for("profile.show"))
-    if reauth_pending(exc.scopes):
-        session.pop(DRAFT_KEY, None)
-        problem = messages.PROFILE_SIGN_IN_AGAIN.format(", even after you signed in again")
+    again = signin_url(exc.scopes, url_for("profile.show"), exc.claims)
+    if reauth_pending(exc.scopes, exc.claims):
+        pending.drop()
+        problem = (messages.PROFILE_STEP_UP_NOT_DONE if exc.claims is not None else
+                   messages.PROFILE_SIGN_IN_AGAIN.format(", even after you signed in again"))
         return _page(_kept_form(), 403, problem, retry_url=again)
-    note_reauth(exc.scopes)
+    note_reauth(exc.scopes, exc.claims)
     values = g.get("profile_values")
     if values is not None:
-        _keep_draft(values)
-        return redirect(signin_url(exc.scopes, url_for("profile.resume")))
+        pending.keep(SAVE_ACTION, {"values": values})
+        return redirect(signin_url(exc.scopes, url_for("profile.resume"), exc.claims))
     if g.get("profile_op") == "revoke":
         flash(messages.PROFILE_SIGNED_IN_AGAIN_REVOKE, "info")
     return redirect(again)
@@ -166,7 +158,7 @@ def failed(failure: Failure) -> Page:
     """The form again with the typed values and what went wrong."""
     log_failure(failure)
     if isinstance(failure, ConsentMissing | GraphForbidden):
-        session.pop(DRAFT_KEY, None)
+        pending.drop()
         again = signin_url(getattr(failure, "scopes", [GRAPH_READWRITE]), url_for("profile.show"))
         return _page(_kept_form(), 403, messages.PROFILE_NO_PERMISSION.format(""), again)
     return _page(_kept_form(), failure.status, failure.message)

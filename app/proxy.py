@@ -5,7 +5,9 @@ anything else is a 404 without a call) forward to the API with the signed-in use
 scope for GET, write scope otherwise) and answer with the API's JSON and status. The browser
 authenticates with its session cookie; writes also need the CSRF token in the `X-CSRFToken`
 header. Failures are `application/problem+json` (RFC 9457): 401 when signed out or a sign-in is
-needed (never a redirect: scripts cannot follow one to a sign-in page), 403 without consent,
+needed (never a redirect: scripts cannot follow one to a sign-in page; a step-up, the API's
+claims challenge, has `type` `STEP_UP_TYPE` and a `signin_url` that asks for the second
+factor), 403 without consent,
 the API's own 4xx answer, 5xx when the tenant or the API cannot be used. Tokens never appear in
 any answer.
 """
@@ -17,7 +19,7 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
-from app import api_client, messages
+from app import api_client, messages, todos
 from app.api_client import ApiAnswer, ApiResult
 from app.errors import log_failure, problem
 from app.failures import Failure, SignInRequired
@@ -28,6 +30,9 @@ bp = Blueprint("proxy", __name__, url_prefix="/api/todolist")
 
 MAX_BODY_BYTES = 64 * 1024
 CSRF_HEADER = "X-CSRFToken"
+# The problem type of a step-up (RFC 9457 §3.1.1: a URI naming the problem; a tag URI, RFC 4151,
+# since no page describes it): the API asked for claims (a second factor) the token lacks.
+STEP_UP_TYPE = "tag:todolist-web,2025:step-up-required"
 
 
 @bp.after_request
@@ -61,10 +66,15 @@ def _too_large() -> Response:
 
 @bp.errorhandler(SignInRequired)
 def sign_in_needed(exc: SignInRequired) -> Response:
+    """401 with where to sign in; for a step-up (a claims challenge) its own `type`, and a
+    `signin_url` that asks the tenant for those claims (the second factor)."""
     current_app.logger.info("sign-in needed for %s: %s", " ".join(exc.scopes), exc.reason)
+    signin_url = todos.signin_url(exc.scopes, "/todos", exc.claims)
+    if exc.claims is not None:
+        return problem(401, messages.STEP_UP_NEEDED.title, messages.STEP_UP_NEEDED.text,
+                       type=STEP_UP_TYPE, signin_url=signin_url, request_id=request_id())
     return problem(401, messages.SIGN_IN_RENEW.title, messages.SIGN_IN_RENEW.text,
-                   signin_url=url_for("auth.signin", next="/todos", scope=" ".join(exc.scopes)),
-                   request_id=request_id())
+                   signin_url=signin_url, request_id=request_id())
 
 
 @bp.errorhandler(Failure)

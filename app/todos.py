@@ -34,7 +34,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from app import api_client, messages
+from app import api_client, messages, pending
 from app.api_client import ApiForbidden, ApiNotFound, ApiRejected, ApiUnavailable
 from app.auth import login_required
 from app.errors import log_failure
@@ -50,6 +50,7 @@ REAUTH_KEY = "todo_reauth"
 # "sent to sign in" marker survive the round trip; "_flashes" is Flask's message list.
 KEPT_AT_SIGN_IN = (DRAFT_KEY, REAUTH_KEY, "_flashes")
 REAUTH_WINDOW_SECONDS = 600
+DELETE_ACTION = "todo-delete"  # a delete a step-up interrupted (app.pending)
 KEY_FIELD = "idempotency_key"
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -144,20 +145,21 @@ def _take_draft(op: str, item_id: int | None = None) -> tuple[str | None, str]:
     return text, _idempotency_key(draft.get("key"))
 
 
-def reauth_pending(scopes: list[str]) -> bool:
-    """Whether we just sent the user to sign in for `scopes` (the sign-in loop guard; the
-    profile pages use it too)."""
+def reauth_pending(scopes: list[str], claims: str | None = None) -> bool:
+    """Whether we just sent the user to sign in for `scopes` (and a claims challenge's
+    `claims`, for a step-up): the sign-in loop guard; the profile pages use it too."""
     marker = session.get(REAUTH_KEY)
     return (
         isinstance(marker, dict)
         and marker.get("scopes") == scopes
+        and marker.get("claims") == claims
         and time.time() - float(marker.get("at", 0)) < REAUTH_WINDOW_SECONDS
     )
 
 
-def note_reauth(scopes: list[str]) -> None:
-    """We are sending the user to sign in for `scopes`."""
-    session[REAUTH_KEY] = {"scopes": scopes, "at": time.time()}
+def note_reauth(scopes: list[str], claims: str | None = None) -> None:
+    """We are sending the user to sign in for `scopes` (with `claims`, for a step-up)."""
+    session[REAUTH_KEY] = {"scopes": scopes, "claims": claims, "at": time.time()}
 
 
 def reauth_done(scopes: list[str]) -> None:
@@ -171,8 +173,12 @@ def _succeeded(kind: str) -> None:
     reauth_done(api_client.scopes_for(kind))
 
 
-def signin_url(scopes: list[str], next_path: str) -> str:
-    return url_for("auth.signin") + "?" + urlencode({"next": next_path, "scope": " ".join(scopes)})
+def signin_url(scopes: list[str], next_path: str, claims: str | None = None) -> str:
+    """`/auth/signin` for `scopes`, back to `next_path`; `claims` for a step-up."""
+    query = {"next": next_path, "scope": " ".join(scopes)}
+    if claims is not None:
+        query["claims"] = claims
+    return url_for("auth.signin") + "?" + urlencode(query)
 
 
 # --- failures --------------------------------------------------------------------------------
@@ -186,18 +192,33 @@ def _permission_page(writing: bool, after_sign_in: bool, retry_url: str | None) 
     ), 403
 
 
+def _step_up_page(retry_url: str) -> Page:
+    """The loop guard's page for a claims challenge the sign-in did not satisfy."""
+    message = messages.STEP_UP_NOT_DONE
+    return render_template("todo_problem.html", title=message.title, message=message.text,
+                           description=_form().text, retry_url=retry_url), 403
+
+
 @bp.errorhandler(SignInRequired)
 def sign_in_needed(exc: SignInRequired) -> Page:
-    """Off to sign in for the scope, the text kept; a page instead if we just did that."""
+    """Off to sign in for the scope (and a step-up's claims), the text kept, or the delete
+    kept to be finished on return (`/todos/resume`); a page instead if we just did that."""
     form = _form()
     writing = exc.scopes == api_client.scopes_for(api_client.WRITE)
     current_app.logger.info("sign-in needed for %s: %s", " ".join(exc.scopes), exc.reason)
-    if reauth_pending(exc.scopes):
-        # We sent the user to sign in for this scope and silent acquisition still fails: the
-        # tenant will not give this account that permission. A page, not a loop.
+    if reauth_pending(exc.scopes, exc.claims):
+        # We sent the user to sign in for this and silent acquisition (or the API) still
+        # refuses: the tenant will not give this account that token. A page, not a loop.
         session.pop(REAUTH_KEY, None)
-        return _permission_page(writing, True, signin_url(exc.scopes, form.next_path))
-    note_reauth(exc.scopes)
+        again = signin_url(exc.scopes, form.next_path, exc.claims)
+        if exc.claims is not None:
+            pending.drop()
+            return _step_up_page(again)
+        return _permission_page(writing, True, again)
+    note_reauth(exc.scopes, exc.claims)
+    if exc.claims is not None and form.op == "delete":
+        pending.keep(DELETE_ACTION, {"id": form.item_id, "description": _deleted_text()})
+        return redirect(signin_url(exc.scopes, url_for("todos.resume"), exc.claims))
     if form.text is not None:
         session[DRAFT_KEY] = {
             "op": form.op, "id": form.item_id, "description": form.text, "user": _user_oid(),
@@ -207,7 +228,7 @@ def sign_in_needed(exc: SignInRequired) -> Page:
         flash(messages.SIGNED_IN_AGAIN_DELETE, "info")
     elif form.text:
         flash(messages.SIGNED_IN_AGAIN_TEXT, "info")
-    return redirect(signin_url(exc.scopes, form.next_path))
+    return redirect(signin_url(exc.scopes, form.next_path, exc.claims))
 
 
 @bp.errorhandler(Failure)
@@ -332,15 +353,35 @@ def update(item_id: int) -> Page:
     return redirect(url_for("todos.index"))
 
 
+def _deleted_text() -> str:
+    """The deleted item's text for the flash: the form carries it (no extra call to the API)."""
+    return (request.form.get("description") or "").strip()[: _max_length() + 1]
+
+
+def _delete(item_id: int, named: str) -> Page:
+    api_client.call("DELETE", item_id)
+    _succeeded(api_client.WRITE)
+    note_api_change("The deletion")
+    fits = 0 < len(named) <= _max_length()
+    flash(messages.DELETED.format(named) if fits else messages.DELETED_UNNAMED, "success")
+    return redirect(url_for("todos.index"))
+
+
 @bp.post("/todos/<int:item_id>/delete")
 @login_required
 @keeps_text("delete")
 def delete(item_id: int) -> Page:
-    api_client.call("DELETE", item_id)
-    _succeeded(api_client.WRITE)
-    note_api_change("The deletion")
-    # The form carries the item's text for this message (no extra call to the API for it).
-    named = (request.form.get("description") or "").strip()
-    fits = 0 < len(named) <= _max_length()
-    flash(messages.DELETED.format(named) if fits else messages.DELETED_UNNAMED, "success")
-    return redirect(url_for("todos.index"))
+    return _delete(item_id, _deleted_text())
+
+
+@bp.get("/todos/resume")
+@login_required
+def resume() -> Page:
+    """Back from a step-up (a second factor the API asked for): finish the delete the user
+    pressed before it (`app.pending`: once, same user, within the sign-in's lifetime)."""
+    kept = pending.take(DELETE_ACTION) or {}
+    item_id = kept.get("id")
+    if not isinstance(item_id, int) or item_id < 1:
+        return redirect(url_for("todos.index"))
+    g.todo_form = TodoForm("delete", item_id, None, _new_key())
+    return _delete(item_id, str(kept.get("description") or ""))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -11,6 +9,7 @@ from typing import Any, Protocol
 import jwt
 import requests
 
+from common.challenge import decoded_claims, param
 from daemon.errors import DaemonError, unreachable
 
 READ_ROLES = "ToDoList.Read.All (or ToDoList.ReadWrite.All)"
@@ -152,8 +151,8 @@ def _refused_token(op: str, response: requests.Response, token: str) -> str:
             "administrator can stop requiring it (REQUIRE_MFA_FOR_DELETE)"
         )
     challenge = response.headers.get("WWW-Authenticate", "")
-    error = _param(challenge, "error") or "invalid_token"
-    description = _param(challenge, "error_description")
+    error = param(challenge, "error") or "invalid_token"
+    description = param(challenge, "error_description")
     detail = f"{error}: {description}" if description else error
     if not _roles(token):
         return (
@@ -167,17 +166,11 @@ def _claims_asked(response: requests.Response) -> str | None:
     """The claims a claims challenge asks for (its decoded `claims`, bounded), or None if
     the answer is not one (`error="insufficient_claims"` in `WWW-Authenticate`)."""
     challenge = response.headers.get("WWW-Authenticate", "")
-    if _param(challenge, "error") != "insufficient_claims":
-        return None
-    encoded = _param(challenge, "claims") or ""
     try:
-        # Microsoft's APIs send standard base64 with padding; accept URL-safe or unpadded too.
-        text = base64.urlsafe_b64decode(
-            encoded.replace("+", "-").replace("/", "_") + "=" * (-len(encoded) % 4)
-        ).decode()
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-        text = f"(undecodable) {encoded}"
-    return " ".join(text.split())[:MAX_DETAIL]
+        text = decoded_claims(challenge)
+    except ValueError:
+        text = f"(undecodable) {param(challenge, 'claims')}"
+    return None if text is None else " ".join(text.split())[:MAX_DETAIL]
 
 
 def _roles(token: str) -> list[str]:
@@ -188,11 +181,6 @@ def _roles(token: str) -> list[str]:
         return []
     roles = claims.get("roles")
     return roles if isinstance(roles, list) else []
-
-
-def _param(challenge: str, name: str) -> str | None:
-    match = re.search(rf'\b{name}="([^"]*)"', challenge)
-    return match.group(1) if match else None
 
 
 def _problem(response: requests.Response) -> str:

@@ -104,7 +104,8 @@ class TenantAdmin:
 
     def reset(self) -> None:
         """Faults cleared; lifetimes, the idtyp setting, the user flow (password sign-in, no
-        custom attributes) and the MFA policy (none) back to their defaults."""
+        custom attributes), the MFA policy (none) and the step-up settings (none) back to
+        their defaults."""
         self._call("POST", "reset")
 
     def mail(self, to: str) -> list[dict[str, Any]]:
@@ -142,6 +143,20 @@ class TenantAdmin:
         names, e.g. api://<api id>/User.MFA); replaces the policy (no arguments: none)."""
         body = {"users": users or [], "apps": apps or [], "scopes": scopes or []}
         return self._call("POST", "mfa-policy", body)
+
+    def step_up_settings(self) -> dict[str, Any]:
+        """`{"graph_acrs": str | None, "withheld_acrs": [...]}`."""
+        return self._call("GET", "step-up")
+
+    def set_graph_step_up(self, acrs: str | None) -> dict[str, Any]:
+        """Graph's `PATCH /me` answers a claims challenge for the authentication context
+        `acrs` (e.g. "c1") while the token's `acrs` lacks it; None: no challenge."""
+        return self._call("POST", "step-up", {"graph_acrs": acrs})
+
+    def withhold_contexts(self, contexts: list[str]) -> dict[str, Any]:
+        """The tenant never puts these authentication contexts in `acrs` (a step-up for them
+        cannot succeed); [] undoes it."""
+        return self._call("POST", "step-up", {"withheld_acrs": contexts})
 
     def revoke_sessions(self, oid: str) -> None:
         """Revoke every refresh token and SSO session of the user (as revokeSignInSessions)."""

@@ -1,5 +1,5 @@
-"""Test controls (https port): counters, faults, lifetimes, users, clients, mail, the user flow
-and the MFA policy.
+"""Test controls (https port): counters, faults, lifetimes, users, clients, mail, the user flow,
+the MFA policy and the step-up settings.
 
 Every request must come from this machine (loopback), carry `Authorization: Bearer <token>`
 with the token the data directory holds (`admin-token`, 0600, created at the tenant's first
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from devtenant.claims import POLICY_SETTING, MfaPolicy
+from devtenant.claims import POLICY_SETTING, STEP_UP_SETTING, MfaPolicy, StepUp
 from devtenant.otp import expire_codes_for_tests
 from devtenant.store import ADMIN_TOKEN_FILE, UserExists
 
@@ -299,6 +299,19 @@ def mfa_policy() -> ResponseReturnValue:
             return _bad(str(exc))
         _tenant().state.set_setting(POLICY_SETTING, policy.as_json())
     return jsonify(_tenant().mfa_policy().as_json())
+
+
+@bp.route("/step-up", methods=["GET", "POST"])
+def step_up() -> ResponseReturnValue:
+    """`graph_acrs` (Graph's PATCH /me asks for it) and `withheld_acrs` (never satisfied);
+    a POST changes the keys it names."""
+    if request.method == "POST":
+        try:
+            settings = StepUp.from_json({**_tenant().step_up().as_json(), **_body()})
+        except ValueError as exc:
+            return _bad(str(exc))
+        _tenant().state.set_setting(STEP_UP_SETTING, settings.as_json())
+    return jsonify(_tenant().step_up().as_json())
 
 
 @bp.post("/reset")

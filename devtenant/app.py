@@ -10,7 +10,14 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import generate_csrf
 
-from devtenant.claims import POLICY_SETTING, MfaPolicy, SignIn
+from devtenant.claims import (
+    GRAPH_READWRITE,
+    POLICY_SETTING,
+    STEP_UP_SETTING,
+    MfaPolicy,
+    SignIn,
+    StepUp,
+)
 from devtenant.oauth import EntraAuthorizationServer, resolve_app, resolve_delegated
 from devtenant.otp import Mailer
 from devtenant.state import TenantState
@@ -28,6 +35,8 @@ class Config:
     port: int | None = None
     pages_port: int | None = None
     sign_in_method: str | None = None  # stored as the tenant's setting when given
+    # run.py's local mode: the MFA policy covers Graph's User.ReadWrite (stored, merged in).
+    profile_step_up: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,11 +118,21 @@ class Tenant:
         return flow
 
     def reset_settings(self) -> None:
-        """The user flow and the MFA policy back to their defaults (the admin reset)."""
-        self.state.clear_settings(USER_FLOW_SETTING, POLICY_SETTING)
+        """The user flow, the MFA policy and the step-up settings back to their defaults
+        (the admin reset)."""
+        self.state.clear_settings(USER_FLOW_SETTING, POLICY_SETTING, STEP_UP_SETTING)
 
     def mfa_policy(self) -> MfaPolicy:
         return MfaPolicy.from_json(self.state.setting(POLICY_SETTING, {}))
+
+    def cover_profile_save(self) -> None:
+        """Add Graph's User.ReadWrite to the MFA policy's scopes (the rest kept)."""
+        policy = self.mfa_policy().as_json()
+        policy["scopes"] = sorted({*policy["scopes"], GRAPH_READWRITE.lower()})
+        self.state.set_setting(POLICY_SETTING, policy)
+
+    def step_up(self) -> StepUp:
+        return StepUp.from_json(self.state.setting(STEP_UP_SETTING, {}))
 
     def app_token(self, client: dict[str, Any], scope: str, azpacr: str) -> dict[str, Any]:
         """The token response of the client-credentials grant."""
@@ -148,6 +167,8 @@ def create_app(config: Config | None = None) -> Flask:
     tenant = Tenant(store)
     if config.sign_in_method:
         tenant.set_user_flow({"sign_in_method": config.sign_in_method})
+    if config.profile_step_up:
+        tenant.cover_profile_save()
     app.extensions["devtenant"] = tenant
     app.jinja_env.globals["csrf_token"] = generate_csrf
 

@@ -9,11 +9,19 @@ context, `client_capabilities=["CP1"]` adds `{"access_token":{"xms_cc":{"values"
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 POLICY_SETTING = "mfa_policy"
 POLICY_TARGETS = ("users", "apps", "scopes")
+# Step-up settings (the admin API's /step-up): the authentication context Graph's PATCH /me
+# asks for with a claims challenge, and the contexts the tenant never satisfies.
+STEP_UP_SETTING = "step_up"
+STEP_UP_KEYS = ("graph_acrs", "withheld_acrs")
+CONTEXT_ID = re.compile(r"^c([1-9]|[1-9][0-9])$")  # Entra's authentication contexts: c1 … c99
+# The scope the profile's save needs, covered by run.py's MFA policy (--profile-step-up).
+GRAPH_READWRITE = "https://graph.microsoft.com/User.ReadWrite"
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,35 @@ class MfaPolicy:
             or client_id.lower() in self.apps
             or self.scopes & {s.lower() for s in scopes}
         )
+
+
+@dataclass(frozen=True)
+class StepUp:
+    """`graph_acrs`: the context Graph's `PATCH /me` needs (answered with a claims challenge
+    while the token's `acrs` lacks it; None: no challenge). `withheld_acrs`: contexts the
+    tenant never puts in `acrs`, as a tenant whose Conditional Access does not satisfy them
+    (a client's step-up then cannot succeed: its loop guard's case)."""
+
+    graph_acrs: str | None = None
+    withheld_acrs: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_json(cls, data: Any) -> StepUp:
+        """ValueError naming what is wrong with an admin's settings."""
+        if not isinstance(data, dict) or set(data) - set(STEP_UP_KEYS):
+            raise ValueError(f"the body must be a JSON object of {', '.join(STEP_UP_KEYS)}")
+        graph = data.get("graph_acrs")
+        withheld = data.get("withheld_acrs", [])
+        if graph is not None and not (isinstance(graph, str) and CONTEXT_ID.match(graph)):
+            raise ValueError("graph_acrs must be an authentication context (c1 to c99) or null")
+        if not isinstance(withheld, list) or not all(
+            isinstance(c, str) and CONTEXT_ID.match(c) for c in withheld
+        ):
+            raise ValueError("withheld_acrs must be a list of authentication contexts (c1 to c99)")
+        return cls(graph, frozenset(withheld))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"graph_acrs": self.graph_acrs, "withheld_acrs": sorted(self.withheld_acrs)}
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ def serve(
     port: int | None,
     pages_port: int | None,
     sign_in_method: str | None = None,
+    profile_step_up: bool = False,
 ) -> None:
     """Run the https server (discovery, keys, token, admin) and the http pages server."""
     from devtenant.app import Config, create_app
@@ -102,6 +103,7 @@ def serve(
         port=port,
         pages_port=pages_port,
         sign_in_method=sign_in_method,
+        profile_step_up=profile_step_up,
     )
     app = create_app(config)
     store = app.extensions["devtenant"].store
@@ -164,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the user flow's sign-in method: email with password, or email one-time passcode "
         "(default: password; stored in the data dir until changed)",
     )
+    parser.add_argument(
+        "--profile-step-up",
+        action="store_true",
+        help="add Graph's User.ReadWrite to the MFA policy (stored in the data dir until "
+        "changed): saving the web app's profile then asks for a second factor (run.py's "
+        "local mode)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="{env,add-user}")
     env = commands.add_parser(
         "env", parents=[sub_common], help="print KEY=value settings a component needs"
@@ -201,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"OID={user.oid}")
         return 0
     try:
-        serve(args.data_dir, args.host, args.port, args.pages_port, args.sign_in_method)
+        serve(args.data_dir, args.host, args.port, args.pages_port, args.sign_in_method,
+              args.profile_step_up)
     except OSError as exc:
         parser.exit(1, f"error: cannot serve: {exc}\n")
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ and their `scp`. Errors are shaped as Graph's: `{"error": {"code", "message", "i
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ import jwt
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from common.challenge import encode_claims
 from devtenant.errors import client_request_id
 from devtenant.tokens import GRAPH_APP_ID
 from devtenant.urls import GRAPH_PREFIX, graph_base, issuers
@@ -50,13 +52,14 @@ EXTENSION_NAME = re.compile(r"^extension_([0-9a-f]{32})_([A-Za-z][A-Za-z0-9]{0,6
 
 
 class GraphError(Exception):
-    """An error answer as Graph shapes it."""
+    """An error answer as Graph shapes it; `claims` (a 401's): a claims challenge for them."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, claims: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.claims = claims
 
 
 def _tenant() -> Tenant:
@@ -76,7 +79,7 @@ def _with_ids(response: Response) -> Response:
     return response
 
 
-def error_response(status: int, code: str, message: str) -> Response:
+def error_response(status: int, code: str, message: str, claims: str | None = None) -> Response:
     request_id, client_id = _ids()
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     inner = {"date": date, "request-id": request_id, "client-request-id": client_id}
@@ -85,16 +88,19 @@ def error_response(status: int, code: str, message: str) -> Response:
     response.headers["request-id"] = request_id
     response.headers["client-request-id"] = client_id
     if status == 401:
+        challenge = "" if claims is None else (
+            f', error="insufficient_claims", claims="{encode_claims(claims)}"'
+        )
         response.headers["WWW-Authenticate"] = (
             f'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
-            f'oauth2/authorize", client_id="{GRAPH_APP_ID}"'
+            f'oauth2/authorize", client_id="{GRAPH_APP_ID}"{challenge}'
         )
     return response
 
 
 @bp.errorhandler(GraphError)
 def graph_error(exc: GraphError) -> Response:
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, exc.claims)
 
 
 def http_error(exc: HTTPException) -> Response:
@@ -155,9 +161,10 @@ def _claims(token: str) -> dict[str, Any]:
         ) from exc
 
 
-def _user(needed: frozenset[str]) -> UserInfo:
-    """The token's user, when its `scp` holds one of the `needed` permissions."""
-    claims = _claims(_bearer())
+def _user(needed: frozenset[str], claims: dict[str, Any] | None = None) -> UserInfo:
+    """The token's user (of `claims`, the token's, when read already), when its `scp` holds
+    one of the `needed` permissions."""
+    claims = claims or _claims(_bearer())
     scopes = set(str(claims.get("scp") or "").split())
     if not scopes:
         raise GraphError(
@@ -280,9 +287,29 @@ def _changes(body: dict[str, Any], user: UserInfo) -> dict[str, Any]:
     return changes
 
 
+def _require_context(claims: dict[str, Any]) -> None:
+    """A claims challenge when the tenant's step-up setting asks PATCH /me for an
+    authentication context the token's `acrs` lacks (as Graph does under Conditional Access
+    with an authentication context)."""
+    context = _tenant().step_up().graph_acrs
+    acrs = claims.get("acrs")
+    if context is None or (isinstance(acrs, list) and context in acrs):
+        return
+    wanted = {"access_token": {"acrs": {"essential": True, "value": context}}}
+    raise GraphError(
+        401,
+        "InvalidAuthenticationToken",
+        f"The access token does not satisfy authentication context {context}: a claims "
+        "challenge.",
+        json.dumps(wanted, separators=(",", ":")),
+    )
+
+
 @bp.patch("/me")
 def update_me() -> Response:
-    user = _user(WRITE_SCOPES)
+    claims = _claims(_bearer())
+    user = _user(WRITE_SCOPES, claims)
+    _require_context(claims)
     changes = _changes(_patch_body(), user)
     if changes:
         _tenant().store.update_user(user.oid, changes)

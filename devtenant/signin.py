@@ -106,7 +106,9 @@ def start_sso(oid: str, amr: list[str]) -> SsoSession:
 def issue_code(grant: Any, sso: SsoSession) -> Any:
     """The authorization code for the SSO session's user, back to the client."""
     asked = Claims.parse(request.args.get("claims"))
-    sign_in = SignIn(tuple(sso.amr or ["pwd"]), asked.acrs if sso.mfa else (), asked.cp1)
+    withheld = current_tenant().step_up().withheld_acrs
+    acrs = tuple(c for c in asked.acrs if c not in withheld) if sso.mfa else ()
+    sign_in = SignIn(tuple(sso.amr or ["pwd"]), acrs, asked.cp1)
     user = SignedIn(sso.oid, sso.sid, sso.auth_time, sign_in)
     _status, _body, headers = grant.create_authorization_response(grant.redirect_uri, user)
     location = dict(headers)["Location"]

@@ -22,6 +22,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ChromiumPerson
 from tests.fixtures.todos import WebServer
+from tests.support.tenant_pages import code_from_mailbox
 
 
 @dataclass
@@ -177,6 +178,29 @@ def profile_error(site: Site) -> Page:
     you.page.locator("#profile-display_name").fill("")
     you.page.get_by_role("button", name="Save").click()
     expect(you.page.locator("#profile-errors")).to_be_focused()
+    return you.page
+
+
+@visit("web: profile, a second factor the tenant never confirms (the loop guard's page)")
+def profile_step_up_not_done(site: Site) -> Page:
+    admin = site.tenant.admin
+    you, user = site.person(), site.tenant.add_user()
+    you.sign_in(user.email, user.password)
+    you.goto("/profile", "profile")
+    admin.set_graph_step_up("c1")
+    admin.withhold_contexts(["c1"])
+    try:
+        you.page.locator("#profile-display_name").fill("Never Saved")
+        you.page.get_by_role("button", name="Save").click()
+        code = you.page.get_by_label("Code")
+        expect(code).to_be_visible()
+        code.fill(code_from_mailbox(you.page, site.tenant.pages_url, user.email))
+        you.page.get_by_role("button", name="Verify").click()
+        expect(you.page.locator("#profile-problem")).to_contain_text("second factor")
+    finally:
+        admin.set_graph_step_up(None)
+        admin.withhold_contexts([])
+    you.shot("profile-step-up-not-done")
     return you.page
 
 

@@ -9,7 +9,10 @@ import json
 
 import jwt
 import msal
+import pytest
 
+from common.challenge import decoded_claims
+from devtenant.admin import TenantAdminError
 from tests.devtenant.helpers import REDIRECT_URI, validate, web_app
 from tests.support.browser import FormBrowser, Page, Redirect
 
@@ -162,3 +165,41 @@ def test_a_client_without_cp1_gets_no_xms_cc(tenant, tenant_reset, http):
     )
     assert "xms_cc" not in _claims(result["access_token"])
     assert _claims(result["access_token"])["amr"] == ["pwd"]
+
+
+def test_graph_answers_patch_me_with_a_claims_challenge_until_the_token_has_the_context(
+    tenant, tenant_reset, http
+):
+    user = tenant.add_user()
+    app = web_app(tenant, http)
+    scopes = ["https://graph.microsoft.com/User.ReadWrite"]
+    flow = app.initiate_auth_code_flow(scopes, redirect_uri=REDIRECT_URI)
+    browser = FormBrowser(tenant.ca_file)
+    result = app.acquire_token_by_auth_code_flow(
+        flow, browser.sign_in(flow["auth_uri"], user.email, user.password).params
+    )
+    me = f"{tenant.https_url}/graph/v1.0/me"
+    assert tenant.admin.set_graph_step_up("c1") == {"graph_acrs": "c1", "withheld_acrs": []}
+    headers = {"Authorization": f"Bearer {result['access_token']}"}
+    refused = http.patch(me, json={"city": "Oslo"}, headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "InvalidAuthenticationToken"
+    challenge = refused.headers["WWW-Authenticate"]
+    assert 'error="insufficient_claims"' in challenge
+    assert json.loads(decoded_claims(challenge)) == json.loads(ACRS_C1)
+
+    flow = app.initiate_auth_code_flow(scopes, redirect_uri=REDIRECT_URI, claims_challenge=ACRS_C1)
+    page = browser.expect_page(browser.open(flow["auth_uri"]), "verify")
+    stepped = app.acquire_token_by_auth_code_flow(flow, browser.enter_code(page, user.email).params)
+    headers = {"Authorization": f"Bearer {stepped['access_token']}"}
+    assert http.patch(me, json={"city": "Oslo"}, headers=headers).status_code == 204
+    tenant.admin.reset()
+    assert tenant.admin.step_up_settings() == {"graph_acrs": None, "withheld_acrs": []}
+
+
+def test_the_step_up_settings_refuse_what_is_not_an_authentication_context(tenant, tenant_reset):
+    with pytest.raises(TenantAdminError, match="graph_acrs must be an authentication context"):
+        tenant.admin.set_graph_step_up("x1")
+    with pytest.raises(TenantAdminError, match="withheld_acrs must be a list"):
+        tenant.admin.withhold_contexts(["c100"])
+    assert tenant.admin.step_up_settings() == {"graph_acrs": None, "withheld_acrs": []}

@@ -1,10 +1,11 @@
 """`python run.py` with no tenant configured: the local tenant, the API and the web app together.
 
-A person's path through it: sign up at the printed address, see the to-do page (the API is
-wired in), press Ctrl-C, and all three are gone. What goes wrong is said plainly: a port in use
-(held here by a socket of the test) is named with the option that moves it, before anything
-starts or is stored; a tenant that does not come up leaves its data as it was; a child that
-dies stops the rest.
+A person's path through it: sign up at the printed address, see the to-do page (the API is wired
+in), press Ctrl-C, and all three are gone. Out of the box, a delete and a profile save ask for a
+second factor (the code from the tenant's mailbox page), and are done on return. What goes wrong
+is said plainly: a port in use (held here by a socket of the test) is named with the option that
+moves it, before anything starts or is stored; a tenant that does not come up leaves its data as
+it was; a child that dies stops the rest.
 """
 
 from __future__ import annotations
@@ -19,17 +20,27 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from common.process import ROOT, ServerProcess, http_ready
 from devtenant.store import DEFAULT_PAGES_PORT, DEFAULT_PORT, TenantStore
+from tests.support.browser import Page, Redirect
 from tests.support.person import Person
 from tests.support.ports import free_port
 
 TENANT_SETTINGS = ("CLIENT_ID", "AUTHORITY", "TENANT_SUBDOMAIN", "CLIENT_SECRET", "PORT")
 PORT_OPTIONS = ("--port", "--tenant-port", "--tenant-pages-port", "--api-port")
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    password: str
 
 
 def listening(port: int) -> bool:
@@ -181,3 +192,41 @@ def test_a_child_that_dies_is_named_and_the_rest_is_stopped(
             in run.log())
     for port in ports.values():
         assert not listening(port)
+
+
+def _second_factor(person: Person, location: str) -> requests.Response:
+    """Through the tenant's code page (the code from its mailbox) and back to the app."""
+    page = person.tenant.open(person.start(location))
+    assert isinstance(page, Page), "the tenant did not ask for a second factor"
+    back = person.tenant.enter_code(person.tenant.expect_page(page, "verify"), person.user.email)
+    assert isinstance(back, Redirect), back
+    return person.deliver(back)
+
+
+def test_local_mode_asks_for_a_second_factor_on_a_delete_and_a_profile_save(
+    tmp_path: Path, ports: dict[str, int]
+) -> None:
+    web = f"http://localhost:{ports['--port']}"
+    with local_mode(tmp_path, ports):
+        ca_file = str(tmp_path / "instance" / "devtenant" / "ca.pem")
+        ada = Person(web, ca_file, Account("ada@example.com", "A long passphrase"))
+        assert ada.sign_up(ada.user.email, ada.user.password, "Ada").status_code == 302
+        assert ada.post_form("/todos", {"description": "Sell the car"}).status_code == 302
+        item = ada.get("/api/todolist").json()[0]["id"]
+        away = ada.post_form(f"/todos/{item}/delete", {"description": "Sell the car"})
+        assert urlsplit(away.headers["Location"]).path == "/auth/signin"
+        assert _second_factor(ada, away.headers["Location"]).headers["Location"] == (
+            "/todos/resume")
+        assert ada.get("/todos/resume").headers["Location"] == "/todos"
+        assert ada.get("/api/todolist").json() == []
+
+        bob = Person(web, ca_file, Account("bob@example.com", "Another long passphrase"))
+        assert bob.sign_up(bob.user.email, bob.user.password, "Bob").status_code == 302
+        token = bob.csrf_token("/profile")
+        page = bob.get("/profile").text
+        assert 'name="display_name" value="Bob"' in page
+        away = bob.post_form("/profile", {"display_name": "Bob Stepped-Up"}, csrf_token=token)
+        assert _second_factor(bob, away.headers["Location"]).headers["Location"] == (
+            "/profile/resume")
+        assert bob.get("/profile/resume").headers["Location"] == "/profile"
+        assert "Hi Bob Stepped-Up!" in html.unescape(bob.get("/").text)
