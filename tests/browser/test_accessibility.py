@@ -6,7 +6,7 @@ focus visible at every step (2.1.1, 2.4.7)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -34,9 +34,13 @@ def misconfigured_web(
 def site(
     chromium_person: Callable[..., ChromiumPerson], tenant: Any, running_browser_api: Any,
     request: pytest.FixtureRequest,
-) -> Site:
-    return Site(chromium_person, tenant, running_browser_api,
+) -> Iterator[Site]:
+    """What a visit uses; a user flow or MFA policy a visit set is put back afterwards."""
+    site = Site(chromium_person, tenant, running_browser_api,
                 lambda: request.getfixturevalue("misconfigured_web"))
+    yield site
+    if site.tenant_changed:
+        tenant.admin.reset()
 
 
 @pytest.mark.parametrize("page_visit", VISITS, ids=str)
