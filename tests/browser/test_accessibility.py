@@ -1,7 +1,7 @@
 """WCAG 2.2 A and AA in Chromium: axe-core over every page of the web app and of the local
-tenant (tests/browser/visits.py) at a desktop and a phone size, then what axe cannot see:
-the contrast of a text field's outline (1.4.11) and the whole journey with the keyboard alone,
-focus visible at every step (2.1.1, 2.4.7)."""
+tenant (tests/browser/visits.py, tenant_visits.py) at a desktop and a phone size, then what
+axe cannot see: the contrast of a text field's outline (1.4.11) and the whole journey with the
+keyboard alone, focus visible at every step (2.1.1, 2.4.7)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+import tests.browser.tenant_visits  # noqa: F401 (registers the tenant's pages in VISITS)
 from tests.browser.conftest import SCREENSHOTS, ChromiumPerson
 from tests.browser.visits import VISITS, Site, Visit
 from tests.fixtures.todos import WebServer
