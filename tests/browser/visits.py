@@ -1,8 +1,9 @@
 """Every page of the web app and of the local tenant, each reached as a person reaches it.
 
 The accessibility tests (test_accessibility.py) run axe over each of these at a desktop and a
-phone size. A new page gets a function here, registered with `@visit(name)`: it gets a `Site`
-and returns the Playwright page once it shows what is to be checked (an alert, an error).
+phone size. A new page gets a function here (the tenant's pages: in tenant_visits.py),
+registered with `@visit(name)`: it gets a `Site` and returns the Playwright page once it shows
+what is to be checked (an alert, an error).
 
     @visit("web: profile")
     def profile(site: Site) -> Page:
@@ -33,6 +34,17 @@ class Site:
     tenant: Any
     api: Any  # stopping it is fine: the next browser test starts it again
     misconfigured_web: Callable[[], WebServer]  # a web app asking for a scope nobody defined
+    tenant_changed: bool = False  # a visit changed the user flow or the MFA policy
+
+    def user_flow(self, **settings: Any) -> None:
+        """The tenant's user flow changed (`set_user_flow`) until the test's end."""
+        self.tenant_changed = True
+        self.tenant.admin.set_user_flow(**settings)
+
+    def mfa_for(self, email: str) -> None:
+        """The tenant asks `email` for a second factor until the test's end."""
+        self.tenant_changed = True
+        self.tenant.admin.set_mfa_policy(users=[email])
 
     def signed_in(self, web: WebServer | None = None) -> ChromiumPerson:
         """A new user of the tenant, signed in, at the home page."""
@@ -255,67 +267,9 @@ def misconfigured(site: Site) -> Page:
     return you.page
 
 
-# --- the local tenant ------------------------------------------------------------------------
-
-
-@visit("tenant: sign in")
-def tenant_sign_in(site: Site) -> Page:
-    return site.at_tenant_sign_in().page
-
-
-@visit("tenant: sign in with a wrong password")
-def tenant_sign_in_error(site: Site) -> Page:
+@visit("web: sign-in cancelled at the tenant")
+def cancelled(site: Site) -> Page:
     page = site.at_tenant_sign_in().page
-    page.locator("#email").fill(site.tenant.add_user().email)
-    page.locator("#password").fill("not the password")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#error")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign-in was cancelled")
     return page
-
-
-@visit("tenant: create account")
-def tenant_sign_up(site: Site) -> Page:
-    you = site.person()
-    you.page.goto(you.web.url + "/auth/signup")
-    expect(you.page.locator("form#signup")).to_be_visible()
-    return you.page
-
-
-@visit("tenant: create account for an address already taken")
-def tenant_sign_up_error(site: Site) -> Page:
-    page = tenant_sign_up(site)
-    page.locator("#email").fill(site.tenant.add_user().email)
-    page.locator("#password").fill("Another-passw0rd")
-    page.locator("#name").fill("Somebody Else")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.locator("#error")).to_contain_text("already exists")
-    return page
-
-
-@visit("tenant: error page (an unknown application)")
-def tenant_error(site: Site) -> Page:
-    you = site.person()
-    query = {"client_id": "00000000-0000-0000-0000-000000000000", "response_type": "code",
-             "redirect_uri": you.web.url + "/auth/redirect", "scope": "openid"}
-    you.page.goto(f"{site.tenant.pages_url}/{site.tenant.tenant_id}/oauth2/v2.0/authorize?"
-                  + urlencode(query))
-    expect(you.page.locator("#error-code")).to_be_visible()
-    return you.page
-
-
-@visit("tenant: page not found")
-def tenant_not_found(site: Site) -> Page:
-    you = site.person()
-    you.page.goto(site.tenant.pages_url + "/no-such-page")
-    expect(you.page.locator("#error")).to_be_visible()
-    return you.page
-
-
-@visit("tenant: signed out")
-def tenant_signed_out(site: Site) -> Page:
-    you = site.person()
-    you.page.goto(f"{site.tenant.pages_url}/{site.tenant.tenant_id}/oauth2/v2.0/logout")
-    expect(you.page.get_by_role("heading", level=1)).to_have_text(
-        "You signed out of your account"
-    )
-    return you.page
