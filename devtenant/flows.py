@@ -137,22 +137,24 @@ def signup_password(tenant: str) -> ResponseReturnValue:
     current = _verified("signup")
     if current is None:
         return redirect(page_url("flows.signup"))
-    step = Step(
-        "Create your password",
-        "set-password",
-        _password_fields(),
-        "Next",
-        f"Choose a password for {current['email']}.",
-    )
+    step = Step("Create your password", "set-password", _password_fields(), "Next",
+                f"Choose a password for {current['email']}.")
+    page = _password_page(grant, step)
+    if page is not None:
+        return page
+    set_flow(**current, password_hash=hash_password(request.form["password"]))
+    return redirect(page_url("flows.signup_attributes"))
+
+
+def _password_page(grant: Any, step: Step) -> ResponseReturnValue | None:
+    """The password step's page again (a GET, an expired session, a password the policy
+    refuses), or None once the form holds an acceptable password."""
     if request.method == "GET":
         return render_step(grant, step)
     if not csrf_ok():
         return render_step(grant, step, SESSION_EXPIRED)
     problem = password_problem(request.form.get("password", ""), request.form.get("confirm", ""))
-    if problem:
-        return render_step(grant, step, problem)
-    set_flow(**current, password_hash=hash_password(request.form["password"]))
-    return redirect(page_url("flows.signup_attributes"))
+    return render_step(grant, step, problem) if problem else None
 
 
 def _attribute_fields(values: dict[str, str]) -> list[Field]:
@@ -347,20 +349,11 @@ def reset_password(tenant: str) -> ResponseReturnValue:
     user = t.store.user_by_email(current["email"]) if current else None
     if user is None:
         return redirect(page_url("flows.reset"))
-    step = Step(
-        "Reset your password",
-        "set-password",
-        _password_fields(),
-        "Reset password",
-        f"Choose a new password for {user.email}.",
-    )
-    if request.method == "GET":
-        return render_step(grant, step)
-    if not csrf_ok():
-        return render_step(grant, step, SESSION_EXPIRED)
-    problem = password_problem(request.form.get("password", ""), request.form.get("confirm", ""))
-    if problem:
-        return render_step(grant, step, problem)
+    step = Step("Reset your password", "set-password", _password_fields(), "Reset password",
+                f"Choose a new password for {user.email}.")
+    page = _password_page(grant, step)
+    if page is not None:
+        return page
     t.store.set_password(user.oid, request.form["password"])
     t.state.revoke_user_sessions(user.oid)  # as Entra does after a reset (AADSTS50173)
     return finish_sign_in(grant, user.oid, ["pwd"])
