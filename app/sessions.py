@@ -28,6 +28,7 @@ from flask_session.redis import RedisSessionInterface
 
 from app.errors import error_page
 from app.messages import STORE_UNAVAILABLE, STORE_UNAVAILABLE_SAVED
+from app.token_store import TokenFilesUnavailable
 
 # What a broken store raises: redis-py's errors, and the file system's.
 STORE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
@@ -152,3 +153,4 @@ def init_app(
 def register_error_handlers(app: Flask) -> None:
     """A store failing in the middle of a request (e.g. the token store) answers 503."""
     app.register_error_handler(redis.exceptions.RedisError, _store_error)
+    app.register_error_handler(TokenFilesUnavailable, _store_error)

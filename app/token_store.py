@@ -134,6 +134,14 @@ class RedisTokenStore:
         self.client.ping()
 
 
+class TokenFilesUnavailable(Exception):
+    """The token files cannot be written (a full disk, a directory without permission): the
+    request gets the store's 503 page, and the log names the directory and the error."""
+
+    def __init__(self, directory: Path, exc: OSError) -> None:
+        super().__init__(f"token files under {directory}: {exc.strerror or exc}")
+
+
 class FileTokenStore:
     """Token caches as files `<dir>/<key>.json` (0600), locked with `<dir>/<key>.lock`.
 
@@ -178,7 +186,10 @@ class FileTokenStore:
 
     def save(self, key: str, tokens: StoredTokens) -> None:
         # Readers see the old or the new file, never half of one.
-        write_private(self._path(key, ".json"), _encode(tokens))
+        try:
+            write_private(self._path(key, ".json"), _encode(tokens))
+        except OSError as exc:
+            raise TokenFilesUnavailable(self.directory, exc) from exc
         if time.time() - self._swept > self.SWEEP_SECONDS:
             self.sweep()
 
@@ -189,7 +200,10 @@ class FileTokenStore:
 
     @contextlib.contextmanager
     def locked(self, key: str) -> Iterator[None]:
-        fd = os.open(self._path(key, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self._path(key, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise TokenFilesUnavailable(self.directory, exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

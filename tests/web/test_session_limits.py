@@ -245,7 +245,7 @@ def test_a_sign_in_whose_session_cannot_be_written_is_a_503_naming_the_store(
 
 
 def test_a_token_store_that_cannot_be_written_fails_the_sign_in_too(
-    web_app: Callable[..., LiveWeb], tenant: Any
+    web_app: Callable[..., LiveWeb], tenant: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     web = web_app()
     person = Person(web.url, tenant.ca_file)
@@ -256,9 +256,14 @@ def test_a_token_store_that_cannot_be_written_fails_the_sign_in_too(
         resp = person.deliver(redirect)
     finally:
         repair()
-    assert resp.status_code in (500, 503)
+    assert resp.status_code == 503
+    assert "The session store is unavailable" in resp.text
     assert "Traceback" not in resp.text
     assert person.get("/users/id").status_code == 302
+    lines = [r.getMessage() for r in caplog.records if "session store unavailable" in
+             r.getMessage()]
+    assert any(f"token files under {web.config.instance_dir / 'tokens'}" in line
+               for line in lines), lines
 
 
 # --- 5. the token store ---------------------------------------------------------------------------
