@@ -108,7 +108,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if bad or not runs:
             p.error(f"--only takes runs like A1,B16,C16,D1, not {','.join(bad) or 'nothing'}")
         args.only = runs
-        args.compare_models = []
+        if args.compare == ",".join(COMPARE_MODELS):  # not asked for: a quick comparison run
+            args.compare_models = []
     return args
 
 
@@ -199,7 +200,9 @@ class Runner:
         for name, value in per_request.items():
             run[f"{name}_cpu_ms_per_request"] = value
         run["busy_share"] = measure.busy_share(host_before, host_after)
-        run["predicted_rps"] = measure.predicted_rps(per_request, os.cpu_count() or 1)
+        run["steal_share"] = measure.busy_share(host_before, host_after, index=2)
+        run["predicted_rps"] = measure.predicted_rps(per_request, os.cpu_count() or 1,
+                                                     connections)
         return run
 
     def scenario(
@@ -223,7 +226,8 @@ class Runner:
         run = self.load(f"{name}{conc}", url, script, conc, counts)
         log(f"  {run['requests_per_s']:.1f} req/s (spread {run['requests_per_s_spread']}), "
             f"p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, errors {run['errors']}, "
-            f"CPU busy {run['busy_share']}, predicted {run['predicted_rps']} req/s"
+            f"CPU busy {run['busy_share']} (stolen {run['steal_share']}), "
+            f"predicted {run['predicted_rps']} req/s"
             + (f" (answers by status: {run['statuses']})" if run["errors"] else ""))
         return run
 

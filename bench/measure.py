@@ -164,25 +164,31 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def host_cpu_jiffies() -> tuple[int, int]:
-    """(busy, total) CPU time of the whole host so far, in clock ticks (/proc/stat's `cpu`
-    line: idle and iowait are not busy)."""
+def host_cpu_jiffies() -> tuple[int, int, int]:
+    """(busy, total, steal) CPU time of the whole host so far, in clock ticks (/proc/stat's
+    `cpu` line: idle and iowait are not busy; steal is time the hypervisor gave to others while
+    this machine wanted the CPU, counted as busy)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields) - idle, sum(fields)
+    steal = fields[7] if len(fields) > 7 else 0
+    return sum(fields) - idle, sum(fields), steal
 
 
-def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
-    """The share of the host's CPU time that was busy between two `host_cpu_jiffies()`."""
+def busy_share(before: tuple[int, ...], after: tuple[int, ...], index: int = 0) -> float | None:
+    """The share of the host's CPU time that was busy (index 0) or stolen (index 2) between two
+    `host_cpu_jiffies()`."""
     total = after[1] - before[1]
-    return round((after[0] - before[0]) / total, 3) if total > 0 else None
+    return round((after[index] - before[index]) / total, 3) if total > 0 else None
 
 
-def predicted_rps(cpu_ms_per_request: Mapping[str, float | None], cores: int) -> float | None:
-    """The throughput the measured CPU per request allows on `cores` cores if nothing but the
-    measured processes ran and nothing waited: cores / (sum of their CPU time per request)."""
+def predicted_rps(
+    cpu_ms_per_request: Mapping[str, float | None], cores: int, connections: int
+) -> float | None:
+    """The throughput the measured CPU per request allows if nothing but the measured processes
+    ran and nothing waited: min(cores, connections) / (the sum of their CPU time per request).
+    One connection is served one request at a time: its work never uses two cores at once."""
     total = sum(v for v in cpu_ms_per_request.values() if v)
-    return round(cores * 1000 / total, 1) if total > 0 else None
+    return round(min(cores, connections) * 1000 / total, 1) if total > 0 else None
 
 
 SUMMARISED = ("requests_per_s", "p50_ms", "p75_ms", "p90_ms", "p99_ms")
@@ -194,7 +200,7 @@ def summarise_rounds(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     the spread (max - min) / median of requests/s and p99, and the rounds themselves."""
     out: dict[str, Any] = {"rounds": [dict(r) for r in rounds]}
     keys = [k for k in rounds[0] if k in SUMMARISED or k.endswith("_cpu_ms_per_request")
-            or k in ("busy_share", "predicted_rps")]
+            or k in ("busy_share", "steal_share", "predicted_rps")]
     for key in keys:
         values = [r[key] for r in rounds if r.get(key) is not None]
         out[key] = round(statistics.median(values), 3) if values else None

@@ -177,23 +177,24 @@ def _share(value: Any) -> str:
 
 def run_line(where: str, scenario: str, conc: str, run: Mapping[str, Any]) -> str:
     """One load run: medians of its rounds, the spread of req/s, the CPU per request, the
-    host's busy share and the share of the predicted throughput that was measured."""
+    host's busy and stolen shares and the share of the predicted throughput that was measured."""
     return (f"{where:<11} {scenario + ' ' + SCENARIOS[scenario]:<36} {conc:>4} "
             f"{_num(run['requests_per_s'], 1):>9} {_share(run.get('requests_per_s_spread')):>6} "
             f"{_num(run['p50_ms']):>7} {_num(run['p99_ms']):>7} {_num(run['errors']):>6} "
             f"{_num(run.get('web_cpu_ms_per_request')):>7} "
             f"{_num(run.get('api_cpu_ms_per_request')):>7} "
             f"{_num(run.get('wrk_cpu_ms_per_request')):>7} "
-            f"{_share(run.get('busy_share')):>5} {_num(run.get('predicted_rps'), 0):>9} "
+            f"{_share(run.get('busy_share')):>5} {_share(run.get('steal_share')):>6} "
+            f"{_num(run.get('predicted_rps'), 0):>9} "
             f"{_share(run.get('measured_vs_predicted')):>5}")
 
 
 HEADER = [
     f"{'store':<11} {'scenario':<36} {'conc':>4} {'req/s':>9} {'spread':>6} {'p50 ms':>7} "
     f"{'p99 ms':>7} {'errors':>6} {'web CPU':>7} {'API CPU':>7} {'wrk CPU':>7} {'busy':>5} "
-    f"{'predicted':>9} {'meas':>5}",
+    f"{'stolen':>6} {'predicted':>9} {'meas':>5}",
     f"{'':<11} {'':<36} {'':>4} {'median':>9} {'':>6} {'':>7} {'':>7} {'':>6} {'ms/req':>7} "
-    f"{'ms/req':>7} {'ms/req':>7} {'host':>5} {'req/s':>9} {'/pred':>5}",
+    f"{'ms/req':>7} {'ms/req':>7} {'host':>5} {'host':>6} {'req/s':>9} {'/pred':>5}",
 ]
 
 
@@ -205,7 +206,8 @@ def serialised(results: Mapping[str, Any]) -> list[str]:
         if share is not None and share < PREDICTED_SHARE:
             found.append(f"{label}: {_share(share)} of the predicted "
                          f"{_num(run.get('predicted_rps'), 0)} req/s "
-                         f"(host CPU busy {_share(run.get('busy_share'))})")
+                         f"(host CPU busy {_share(run.get('busy_share'))}, "
+                         f"stolen by the hypervisor {_share(run.get('steal_share'))})")
     return found
 
 

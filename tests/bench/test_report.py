@@ -121,7 +121,8 @@ def test_profile_summary_by_part() -> None:
 
 def rounds_of(*rps: float, cpu: float = 1.0) -> list[dict[str, Any]]:
     return [{**run(r, 2.0, p99=10.0 + i), "requests": int(r * 10), "statuses": {"200": int(r)},
-             "web_cpu_ms_per_request": cpu, "busy_share": 0.9, "predicted_rps": 2000.0}
+             "web_cpu_ms_per_request": cpu, "busy_share": 0.9, "steal_share": 0.25,
+             "predicted_rps": 2000.0}
             for i, r in enumerate(rps)]
 
 
@@ -138,12 +139,14 @@ def test_rounds_are_summarised_by_their_median_and_spread() -> None:
 
 
 def test_the_predicted_throughput_is_the_cores_over_the_cpu_per_request() -> None:
-    assert measure.predicted_rps({"web": 0.9, "api": 0.3, "wrk": 0.05, "idle": None}, 2) == (
-        pytest.approx(2000 / 1.25, abs=0.1))
-    assert measure.predicted_rps({"web": None}, 2) is None
-    assert measure.busy_share((100, 1000), (250, 1200)) == 0.75
-    busy, total = measure.host_cpu_jiffies()
-    assert 0 <= busy <= total
+    cpu = {"web": 0.9, "api": 0.3, "wrk": 0.05, "idle": None}
+    assert measure.predicted_rps(cpu, 2, 16) == pytest.approx(2000 / 1.25, abs=0.1)
+    assert measure.predicted_rps(cpu, 2, 1) == pytest.approx(1000 / 1.25, abs=0.1)
+    assert measure.predicted_rps({"web": None}, 2, 16) is None
+    assert measure.busy_share((100, 1000, 0), (250, 1200, 50)) == 0.75
+    assert measure.busy_share((100, 1000, 0), (250, 1200, 50), index=2) == 0.25
+    busy, total, steal = measure.host_cpu_jiffies()
+    assert 0 <= steal <= busy <= total
 
 
 def test_runs_slower_than_their_cpu_predicts_are_named() -> None:
@@ -151,7 +154,8 @@ def test_runs_slower_than_their_cpu_predicts_are_named() -> None:
     data["stores"]["filesystem"]["scenarios"]["C"]["16"] = measure.summarise_rounds(
         rounds_of(1000, 1000, 1000))
     assert report.serialised(data) == [
-        "filesystem C16: 50% of the predicted 2,000 req/s (host CPU busy 90%)"]
+        "filesystem C16: 50% of the predicted 2,000 req/s (host CPU busy 90%, stolen by the "
+        "hypervisor 25%)"]
     assert "filesystem C16: 50% of the predicted" in report.table(data)
 
 
