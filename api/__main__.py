@@ -17,6 +17,7 @@ from common.oidc import DiscoveryError, TokenError
 from common.serve import (
     DEFAULT_GRACEFUL_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_THREADS,
     ServeSettings,
     serve,
 )
@@ -47,7 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cert", help="TLS certificate (PEM); default: TLS_CERT_FILE")
     parser.add_argument("--key", help="TLS private key (PEM); default: TLS_KEY_FILE")
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
-    parser.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS["api"],
+                        help=f"threads per process (default {DEFAULT_THREADS['api']})")
     return parser.parse_args(argv)
 
 

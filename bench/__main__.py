@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from common.process import ROOT, ServerProcess, StartError
+from common.serve import DEFAULT_THREADS
 from devtenant.admin import TenantAdmin
 
 from . import chart, measure, report, users, wrk
@@ -30,8 +31,8 @@ STORM_REQUESTS = 50
 SHORT_LIFETIME = 60  # s: below MSAL's 5-minute margin, so the token counts as due for refresh
 NORMAL_LIFETIME = 3600
 # The product's serving default (common/serve.py), chosen by the comparison below.
-DEFAULT_WEB_SERVER = "granian:8"
-DEFAULT_API_SERVER = "granian:8"
+DEFAULT_WEB_SERVER = f"granian:{DEFAULT_THREADS['app']}"
+DEFAULT_API_SERVER = f"granian:{DEFAULT_THREADS['api']}"
 COMPARE_MODELS = ["gunicorn:1", "gunicorn:2", "gunicorn:8", "granian:2", "granian:4",
                   "granian:8"]
 COMPARE_RUNS = [("A", 16), ("C", 16)]

@@ -39,7 +39,11 @@ from common.settings import SettingsError, SettingsReader
 WSGIApp = Callable[..., Any]
 
 DEFAULT_PORT = 3000
-DEFAULT_THREADS = 8
+# Python threads per worker, by app: what `make bench` measured best on throughput, p99 and
+# steadiness (docs/bench.md). The web app's CPU-bound share is larger (templates, sessions):
+# more threads there only queue for the GIL. Other apps get the API's.
+DEFAULT_THREADS = {"app": 2, "api": 4}
+OTHER_THREADS = 4
 DEFAULT_HEADER_TIMEOUT = 5.0  # s: a request's headers must all arrive within this
 DEFAULT_GRACEFUL_TIMEOUT = 20  # s
 
@@ -76,15 +80,21 @@ def _seconds(r: SettingsReader, name: str, default: float) -> float:
     return value
 
 
-def read_serve_settings(environ: Mapping[str, str]) -> ServeSettings:
-    """The server's settings from `environ`; one `SettingsError` naming every bad one."""
+def default_threads(target: str) -> int:
+    """The default `THREADS` for the app factory `target` (`module:function`)."""
+    return DEFAULT_THREADS.get(target.partition(":")[0].split(".")[0], OTHER_THREADS)
+
+
+def read_serve_settings(environ: Mapping[str, str], target: str = "") -> ServeSettings:
+    """The server's settings from `environ` for the app `target`; one `SettingsError` naming
+    every bad one."""
     r = SettingsReader("The server", environ)
     port = r.get("PORT", default=DEFAULT_PORT, parse=int, check=lambda p: 0 < p < 65536,
                   expect="a port number")
     host, port = r.get("BIND", default=("127.0.0.1", port), parse=_address,
                        expect="HOST:PORT, e.g. 127.0.0.1:3000 or 0.0.0.0:44351")
     workers = _count(r, "WEB_CONCURRENCY", multiprocessing.cpu_count())
-    threads = _count(r, "THREADS", DEFAULT_THREADS)
+    threads = _count(r, "THREADS", default_threads(target))
     header_timeout = _seconds(r, "HEADER_READ_TIMEOUT", DEFAULT_HEADER_TIMEOUT)
     graceful = _count(r, "GRACEFUL_TIMEOUT", DEFAULT_GRACEFUL_TIMEOUT)
     log_level = r.get("LOG_LEVEL", default="info", parse=str.lower,
@@ -183,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", help="the app factory, e.g. app:create_app or api:create_app")
     args = parser.parse_args(argv)
     try:
-        settings = read_serve_settings(os.environ)
+        settings = read_serve_settings(os.environ, args.target)
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -70,11 +70,14 @@ def test_a_path_redirect_uri_needs_trusted_hosts(
     assert load(tmp_path).trusted_hosts == ()  # absolute URIs: no Host builds anything
 
 
-def test_serve_settings_default_to_loopback_a_process_per_core_and_8_threads() -> None:
+def test_serve_settings_default_to_loopback_a_process_per_core_and_the_measured_threads(
+) -> None:
     settings = read_serve_settings({})
     assert (settings.host, settings.port) == ("127.0.0.1", 3000)
     assert settings.workers == multiprocessing.cpu_count()
-    assert settings.threads == 8
+    assert settings.threads == 4  # no app named: the API's default
+    assert read_serve_settings({}, "app:create_app").threads == 2
+    assert read_serve_settings({}, "api:create_app").threads == 4
     assert settings.cert_file is None
     assert settings.key_file is None
     assert settings.header_timeout == 5.0
