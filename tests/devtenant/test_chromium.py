@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.tenant_pages import code_from_mailbox
+
 pytestmark = pytest.mark.browser
 
 
@@ -42,16 +44,6 @@ def _answer(page) -> dict:
     return json.loads(page.locator("body").inner_text())
 
 
-def _code_from_mailbox(context, pages_url: str, email: str) -> str:
-    """The newest code mailed to `email`, read in another tab from the tenant's mailbox page."""
-    inbox = context.new_page()
-    inbox.goto(f"{pages_url}/_mailbox")
-    inbox.get_by_role("link", name=email).click()
-    code = inbox.locator("#latest-code").inner_text()
-    inbox.close()
-    return code
-
-
 def test_sign_up_with_the_code_from_the_mailbox_in_chromium(
     tenant, tenant_reset, client_site, chromium
 ):
@@ -68,7 +60,7 @@ def test_sign_up_with_the_code_from_the_mailbox_in_chromium(
     page.get_by_role("button", name="Verify").click()
     expect(page.locator("#error")).to_have_text("That code is incorrect. Check it and try again.")
     expect(page.locator("#error")).to_be_focused()
-    page.get_by_label("Code").fill(_code_from_mailbox(context, tenant.pages_url, email))
+    page.get_by_label("Code").fill(code_from_mailbox(page, tenant.pages_url, email))
     page.get_by_role("button", name="Verify").click()
     page.get_by_label("New password", exact=True).fill("short")
     page.get_by_label("Confirm new password").fill("short")
@@ -97,7 +89,7 @@ def test_one_time_passcode_sign_in_in_chromium(tenant, tenant_reset, client_site
     page.goto(f"{client_site}/signin")
     page.get_by_label("Email").fill(user.email)
     page.get_by_role("button", name="Send code").click()
-    page.get_by_label("Code").fill(_code_from_mailbox(context, tenant.pages_url, user.email))
+    page.get_by_label("Code").fill(code_from_mailbox(page, tenant.pages_url, user.email))
     page.get_by_role("button", name="Verify").click()
     page.wait_for_url(f"{client_site}/auth/redirect?*")
     assert _answer(page)["oid"] == user.oid
@@ -113,7 +105,7 @@ def test_password_reset_in_chromium(tenant, tenant_reset, client_site, chromium)
     page.get_by_role("link", name="Forgot password?").click()
     page.get_by_label("Email address").fill(user.email)
     page.get_by_role("button", name="Send code").click()
-    page.get_by_label("Code").fill(_code_from_mailbox(context, tenant.pages_url, user.email))
+    page.get_by_label("Code").fill(code_from_mailbox(page, tenant.pages_url, user.email))
     page.get_by_role("button", name="Verify").click()
     page.get_by_label("New password", exact=True).fill("Reset-pass-123")
     page.get_by_label("Confirm new password").fill("Reset-pass-123")
@@ -128,7 +120,7 @@ def _password_then_mfa(context, page, tenant, user) -> None:
     page.get_by_label("Password").fill(user.password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Verify your email")).to_be_visible()
-    page.get_by_label("Code").fill(_code_from_mailbox(context, tenant.pages_url, user.email))
+    page.get_by_label("Code").fill(code_from_mailbox(page, tenant.pages_url, user.email))
     page.get_by_role("button", name="Verify").click()
 
 
