@@ -14,13 +14,7 @@ from functools import partial
 from typing import Any
 
 from common.oidc import DiscoveryError, TokenError
-from common.serve import (
-    DEFAULT_GRACEFUL_TIMEOUT,
-    DEFAULT_HEADER_TIMEOUT,
-    DEFAULT_THREADS,
-    ServeSettings,
-    serve,
-)
+from common.serve import DEFAULT_THREADS, ServeSettings, serve
 from common.settings import SettingsError
 
 from . import create_app
@@ -83,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     settings = ServeSettings(
         host=args.host, port=args.port, workers=args.workers, threads=args.threads,
-        cert_file=cert, key_file=key, log_level="info", header_timeout=DEFAULT_HEADER_TIMEOUT,
-        graceful_timeout=DEFAULT_GRACEFUL_TIMEOUT,
+        cert_file=cert, key_file=key, log_level="info",
     )
     log.info("serving https://%s:%s (authority %s)", args.host, args.port, config.authority)
     serve("todolist-api", partial(_after_fork, app), settings)

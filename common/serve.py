@@ -3,19 +3,20 @@
     python -m common.serve app:create_app      # the web app (settings: environment over ./.env)
     python -m common.serve api:create_app      # the ToDoList API (environment over api/.env)
 
-TARGET is a factory (`module:function`) each worker calls once. Granian (a Rust HTTP server,
-WSGI interface) was chosen over Gunicorn's threaded workers by `make bench` (docs/bench.md):
-less CPU per request, and its HTTP/1 parser reads request headers outside Python with a
-deadline, so clients that send half a header hold no Python thread. It does not bound the time
-to receive a request *body* (upstream declined it: a WSGI app reads the body from its own thread,
-and a client that announces more than it sends holds that thread until it closes the connection):
-docs/production.md says how a deployment bounds it (the proxy in front; `THREADS` per worker).
+TARGET is a factory (`module:function`) each worker calls once. Granian (a Rust HTTP server) was
+chosen over Gunicorn's threaded workers by `make bench` (docs/bench.md): less CPU per request,
+and its HTTP/1 parser reads request headers outside Python with a deadline, so clients that
+send half a header hold no Python thread. The WSGI app sits behind `common.buffering`'s front,
+which receives each request body whole on the event loop, within `BODY_READ_TIMEOUT` and up to
+`MAX_BODY_BYTES`, before a Python thread sees the request: clients that send half a body hold no
+thread either.
 
 Settings come from the environment only (`read_serve_settings`, table in docs/production.md):
 `BIND` or `PORT`, `WEB_CONCURRENCY` processes with `THREADS` Python threads each, `TLS_CERT_FILE`
-and `TLS_KEY_FILE` (the API serves https itself), `LOG_LEVEL`, the header deadline and the
-graceful-stop timeout. SIGTERM or SIGINT stop the server: requests in flight finish, then the
-workers are killed if they have not stopped after `GRACEFUL_TIMEOUT` seconds.
+and `TLS_KEY_FILE` (the API serves https itself), `LOG_LEVEL`, the header and body deadlines,
+the body limit and the graceful-stop timeout. SIGTERM or SIGINT stop the server: requests in
+flight finish, then the workers are killed if they have not stopped after `GRACEFUL_TIMEOUT`
+seconds.
 
 Granian applies no `X-Forwarded-*` header (the web app applies them itself for
 `TRUSTED_PROXY_HOPS` proxies) and writes no access log (each app logs one line per request).
@@ -34,9 +35,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from common.buffering import BufferedWSGI, WSGIApp
 from common.settings import SettingsError, SettingsReader
-
-WSGIApp = Callable[..., Any]
 
 DEFAULT_PORT = 3000
 # Python threads per worker, by app: what `make bench` measured best on throughput, p99 and
@@ -46,6 +46,8 @@ DEFAULT_THREADS = {"app": 2, "api": 4}
 OTHER_THREADS = 4
 DEFAULT_HEADER_TIMEOUT = 5.0  # s: a request's headers must all arrive within this
 DEFAULT_GRACEFUL_TIMEOUT = 20  # s
+DEFAULT_BODY_TIMEOUT = 10.0  # s: a request's body must all arrive within this
+DEFAULT_MAX_BODY = 1024 * 1024  # bytes: larger bodies are refused (each app's own limit is lower)
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,10 @@ class ServeSettings:
     cert_file: str | None
     key_file: str | None
     log_level: str
-    header_timeout: float
-    graceful_timeout: int
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_body: int = DEFAULT_MAX_BODY
 
 
 def _address(value: str) -> tuple[str, int]:
@@ -97,6 +101,8 @@ def read_serve_settings(environ: Mapping[str, str], target: str = "") -> ServeSe
     threads = _count(r, "THREADS", default_threads(target))
     header_timeout = _seconds(r, "HEADER_READ_TIMEOUT", DEFAULT_HEADER_TIMEOUT)
     graceful = _count(r, "GRACEFUL_TIMEOUT", DEFAULT_GRACEFUL_TIMEOUT)
+    body_timeout = _seconds(r, "BODY_READ_TIMEOUT", DEFAULT_BODY_TIMEOUT)
+    max_body = _count(r, "MAX_BODY_BYTES", DEFAULT_MAX_BODY)
     log_level = r.get("LOG_LEVEL", default="info", parse=str.lower,
                       check=lambda v: v in {"debug", "info", "warning", "error", "critical"},
                       expect="debug, info, warning, error or critical")
@@ -108,9 +114,11 @@ def read_serve_settings(environ: Mapping[str, str], target: str = "") -> ServeSe
             r.problem(f"{name} must be a readable PEM file")
     if header_timeout > 60:
         r.problem("HEADER_READ_TIMEOUT must be at most 60 seconds")
+    if body_timeout > 300:
+        r.problem("BODY_READ_TIMEOUT must be at most 300 seconds")
     r.finish()
     return ServeSettings(host, port, workers, threads, cert, key, log_level, header_timeout,
-                         graceful)
+                         graceful, body_timeout, max_body)
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -145,21 +153,22 @@ def factory_app(target: str) -> WSGIApp:
     return app
 
 
-def _worker_app(load: Callable[[], WSGIApp], _target: str) -> WSGIApp:
-    return load()
+def _worker_app(
+    load: Callable[[], WSGIApp], settings: ServeSettings, _target: str
+) -> BufferedWSGI:
+    return BufferedWSGI(load(), threads=settings.threads, body_timeout=settings.body_timeout,
+                        max_body=settings.max_body)
 
 
 def serve(name: str, load: Callable[[], WSGIApp], settings: ServeSettings) -> None:
-    """Serve what `load()` returns in every worker (`name` is only for the log) until SIGTERM
-    or SIGINT."""
-    server(name, settings).serve(
-        target_loader=partial(_worker_app, load)
-    )
+    """Serve the WSGI app `load()` returns in every worker (`name` is only for the log) until
+    SIGTERM or SIGINT."""
+    server(name, settings).serve(target_loader=partial(_worker_app, load, settings))
 
 
 def server(name: str, settings: ServeSettings) -> Any:
-    """The Granian server (not started): worker processes, each with its own
-    Python threads (`MPServer`, Granian's server for a Python with a GIL)."""
+    """The Granian server (not started): worker processes (`MPServer`, Granian's server for a
+    Python with a GIL), each an event loop in front of its own WSGI threads."""
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
@@ -169,9 +178,8 @@ def server(name: str, settings: ServeSettings) -> Any:
         name,
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.ASGINL,
         workers=settings.workers,
-        blocking_threads=settings.threads,
         http=HTTPModes.http1,
         websockets=False,
         http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_timeout * 1000)),

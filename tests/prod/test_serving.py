@@ -1,6 +1,7 @@
-"""What serves the apps (`python -m common.serve`, Granian): clients that send half a header hold
-nothing, a header that never ends is dropped, an announced body over the limit is refused before
-it is read, TLS for the API, and SIGTERM or SIGINT stop it.
+"""What serves the apps (`python -m common.serve`, Granian and `common.buffering`): clients that
+send half a header or half a body hold nothing, a header that never ends is dropped, a body that
+never ends is refused at its deadline, a body over the limit is refused (announced: before it is
+read), TLS for the API, and SIGTERM or SIGINT stop it.
 
 Slow clients are real sockets that send part of a request and wait. The server runs with fewer
 Python threads than there are such clients, so a server that gave each of them a thread would
@@ -23,6 +24,7 @@ import pytest
 import requests
 
 from common.process import ServerProcess, http_ready
+from tests.api.tokens import READWRITE_ALL, Tokens
 from tests.prod.conftest import ProdWeb
 from tests.support.ports import free_port
 
@@ -61,6 +63,14 @@ def answer_of(sock: socket.socket) -> bytes:
     return received
 
 
+def until_closed(sock: socket.socket) -> bytes:
+    """All the server sent on `sock` until it closed it (TimeoutError after 10 s)."""
+    received = b""
+    while chunk := sock.recv(4096):
+        received += chunk
+    return received
+
+
 HALF_HEADER = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
 
 
@@ -78,6 +88,65 @@ def test_clients_sending_half_a_header_do_not_delay_the_api(api_server_factory: 
     with slow_clients(api.port, HALF_HEADER, tls_ca=api.ca_file):
         resp = api.http.get(f"{api.base}/healthz", timeout=1.0)
         assert resp.status_code == 200
+
+
+# A form (the web app's CSRF check reads it) announced at 100 bytes, of which 12 are sent.
+HALF_BODY = (b"POST /todos HTTP/1.1\r\nHost: localhost\r\n"
+             b"Content-Type: application/x-www-form-urlencoded\r\n"
+             b"Content-Length: 100\r\n\r\ndescription=")
+
+
+def test_clients_sending_half_a_body_do_not_delay_the_web_app(
+    prod_web_settings: dict[str, str], tmp_path: Path
+) -> None:
+    with ProdWeb(prod_web_settings, tmp_path, **FEW_THREADS) as web, \
+            slow_clients(web.port, HALF_BODY):
+        resp = requests.get(f"http://127.0.0.1:{web.port}/healthz", timeout=1.0)
+        assert resp.status_code == 200
+
+
+def test_clients_sending_half_a_body_do_not_delay_the_api(
+    api_server_factory: Any, tenant: Any
+) -> None:
+    api = api_server_factory()
+    token = Tokens(tenant).app(READWRITE_ALL).token
+    # A JSON body with a valid token: what the API reads.
+    half_body = (f"POST /api/todolist HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
+                 f"{token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                 '{"description": "').encode()
+    with slow_clients(api.port, half_body, tls_ca=api.ca_file):
+        resp = api.http.get(f"{api.base}/healthz", timeout=1.0)
+        assert resp.status_code == 200
+
+
+def test_a_body_that_never_ends_is_refused_at_its_deadline_and_the_connection_closed(
+    prod_web_settings: dict[str, str], tmp_path: Path
+) -> None:
+    with ProdWeb(prod_web_settings, tmp_path, BODY_READ_TIMEOUT="1") as web, \
+            slow_clients(web.port, HALF_BODY) as clients:
+        # Read to the end: the server closes each connection (10 s is the socket's own timeout).
+        answers = [until_closed(sock) for sock in clients]
+        log = web.log()
+    assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers), answers[0]
+    assert all(b"application/problem+json" in answer for answer in answers)
+    assert all(answer.endswith(b'"detail": "The request body did not arrive within 1 seconds."}')
+               for answer in answers)
+    assert log.count("408 POST /todos from 127.0.0.1: The request body did not arrive within 1 "
+                     "seconds.") == SLOW_CLIENTS
+
+
+def test_a_chunked_body_over_the_limit_is_refused_when_it_passes_it(
+    prod_web_settings: dict[str, str], tmp_path: Path
+) -> None:
+    chunk = b"x" * 800
+    request = (b"POST /todos HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+               + b"320\r\n" + chunk + b"\r\n")
+    with ProdWeb(prod_web_settings, tmp_path, MAX_BODY_BYTES="1000") as web, \
+            slow_clients(web.port, request) as clients:
+        first = clients[0]
+        first.sendall(b"320\r\n" + chunk + b"\r\n")  # 1,600 bytes: past the limit, not ended
+        answer = answer_of(first)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
 
 
 def test_a_header_that_never_ends_is_dropped(

@@ -82,22 +82,28 @@ def test_serve_settings_default_to_loopback_a_process_per_core_and_the_measured_
     assert settings.key_file is None
     assert settings.header_timeout == 5.0
     assert settings.graceful_timeout == 20
+    assert (settings.body_timeout, settings.max_body) == (10.0, 1024 * 1024)
     given = read_serve_settings({"BIND": "192.0.2.7:44351", "WEB_CONCURRENCY": "3", "THREADS": "2",
-                                 "HEADER_READ_TIMEOUT": "1.5", "LOG_LEVEL": "WARNING"})
+                                 "HEADER_READ_TIMEOUT": "1.5", "LOG_LEVEL": "WARNING",
+                                 "BODY_READ_TIMEOUT": "30", "MAX_BODY_BYTES": "65536"})
     assert (given.host, given.port, given.workers, given.threads) == ("192.0.2.7", 44351, 3, 2)
     assert (given.header_timeout, given.log_level) == (1.5, "warning")
+    assert (given.body_timeout, given.max_body) == (30.0, 65536)
     assert read_serve_settings({"PORT": "8080"}).port == 8080
 
 
 def test_bad_serve_settings_are_named_together(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as refused:
         read_serve_settings({"BIND": "nowhere", "THREADS": "0", "HEADER_READ_TIMEOUT": "90",
-                             "LOG_LEVEL": "loud", "TLS_CERT_FILE": str(tmp_path / "cert.pem")})
+                             "LOG_LEVEL": "loud", "TLS_CERT_FILE": str(tmp_path / "cert.pem"),
+                             "BODY_READ_TIMEOUT": "301", "MAX_BODY_BYTES": "lots"})
     problems = "\n".join(refused.value.problems)
     for named in ("BIND must be HOST:PORT", "THREADS must be a whole number above 0",
                   "HEADER_READ_TIMEOUT must be at most 60", "LOG_LEVEL must be",
                   "TLS_CERT_FILE and TLS_KEY_FILE must be given together",
-                  "TLS_CERT_FILE must be a readable PEM file"):
+                  "TLS_CERT_FILE must be a readable PEM file",
+                  "BODY_READ_TIMEOUT must be at most 300",
+                  "MAX_BODY_BYTES must be a whole number above 0"):
         assert named in problems
 
 
