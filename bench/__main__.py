@@ -22,7 +22,16 @@ from devtenant.admin import TenantAdmin
 
 from . import chart, measure, report, users, wrk
 from .profile import ProfileError
-from .system import Api, ServerModel, cpu_seconds, start_api, start_redis, start_tenant, start_web
+from .system import (
+    KINDS,
+    Api,
+    ServerModel,
+    cpu_seconds,
+    start_api,
+    start_redis,
+    start_tenant,
+    start_web,
+)
 
 DEFAULT_OUT = ROOT / "bench-results" / "latest.json"
 STORES = ("filesystem", "redis")
@@ -33,8 +42,8 @@ NORMAL_LIFETIME = 3600
 # The product's serving default (common/serve.py), chosen by the comparison below.
 DEFAULT_WEB_SERVER = f"granian:{DEFAULT_THREADS['app']}"
 DEFAULT_API_SERVER = f"granian:{DEFAULT_THREADS['api']}"
-COMPARE_MODELS = ["gunicorn:1", "gunicorn:2", "gunicorn:8", "granian:2", "granian:4",
-                  "granian:8"]
+COMPARE_MODELS = ["gunicorn:2", "gunicorn:8", "granian-wsgi:2", "granian-wsgi:4", "granian:2",
+                  "granian:4", "granian:8"]
 COMPARE_RUNS = [("A", 16), ("C", 16)]
 FULL_MATRIX = [("B", 1), ("B", 16), ("C", 1), ("C", 16), ("D", 1), ("D", 16)]
 SHORT_MATRIX = [("B", 16), ("C", 16)]
@@ -68,8 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=cpus,
                    help=f"processes of each server (default {cpus}, one per core)")
     p.add_argument("--web-server", default=DEFAULT_WEB_SERVER, metavar="KIND:THREADS",
-                   help=f"how the web app is served in the main matrix: granian or gunicorn "
-                   f"(gthread), with that many Python threads per process "
+                   help=f"how the web app is served in the main matrix: granian, granian-wsgi "
+                   f"or gunicorn (gthread), with that many Python threads per process "
                    f"(default {DEFAULT_WEB_SERVER}: the product's default)")
     p.add_argument("--api-server", default=DEFAULT_API_SERVER, metavar="KIND:THREADS",
                    help=f"the same for the API (default {DEFAULT_API_SERVER})")
@@ -93,7 +102,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             ServerModel.parse(m.strip(), args.workers) for m in args.compare.split(",")
         ]
     except ValueError as exc:
-        p.error(f"a server model is KIND:THREADS with KIND granian or gunicorn, not {exc}")
+        p.error(f"a server model is KIND:THREADS with KIND one of {', '.join(KINDS)}, not {exc}")
     if args.rounds < 1:
         p.error("--rounds takes a number of 1 or more")
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]

@@ -56,17 +56,20 @@ def _not(test: Callable[[Stack], bool]) -> Callable[[Stack], bool]:
 
 IN_APP = _has("wsgi_app", "flask/app.py")
 # Granian parses HTTP and does TLS in Rust, which py-spy does not see; its Python part is the
-# WSGI glue. Gunicorn does all of it in Python.
+# glue: under the product's serving, `common.buffering` (the event loop that receives each
+# request and hands it to a thread, and the environ it builds); under Granian's WSGI interface,
+# Granian's own WSGI wrapper. Gunicorn does all of it in Python.
+SERVER_FILES = ("gunicorn/", "granian/", "common/buffering.py", "asyncio/", "concurrent/futures/")
 
 
 def in_server(stack: Stack) -> bool:
-    return any("gunicorn/" in f or "granian/" in f for f in stack)
+    return any(marker in f for f in stack for marker in SERVER_FILES)
 
 # The parts of the request path the optimisation phase asks about; a sample counts for every
 # part whose frame is on its stack (parts nest: the HTTPS call is inside the proxy's view).
 PARTS: list[tuple[str, Callable[[Stack], bool]]] = [
     ("Flask app, whole request (wsgi_app)", IN_APP),
-    ("the server's Python outside the app (Granian's WSGI glue; Gunicorn: parsing, I/O, loop)",
+    ("the server's Python outside the app (Granian's glue; Gunicorn: parsing, I/O, loop)",
      _all(in_server, _not(IN_APP))),
     ("session load (Flask-Session open_session)", _has("open_session", "flask_session/")),
     ("session save (Flask-Session save_session)", _has("save_session", "flask_session/")),
@@ -91,7 +94,7 @@ PARTS: list[tuple[str, Callable[[Stack], bool]]] = [
 # The same for the API (`--profile` samples it during scenario A at concurrency 16).
 API_PARTS: list[tuple[str, Callable[[Stack], bool]]] = [
     ("Flask app, whole request (wsgi_app)", IN_APP),
-    ("the server's Python outside the app (Granian's WSGI glue; Gunicorn: parsing, TLS, I/O)",
+    ("the server's Python outside the app (Granian's glue; Gunicorn: parsing, TLS, I/O)",
      _all(in_server, _not(IN_APP))),
     ("TLS (ssl.py, anywhere)", _file("ssl.py")),
     ("bearer token validation (api/auth.py authenticate)", _has("authenticate", "api/auth.py")),
@@ -160,8 +163,8 @@ def summarize(
         "samples": total,
         "parts": parts,
         "top_self": rows(self_time),
-        "top_inclusive": rows(inclusive, lambda f: f.startswith(plumbing) or "gunicorn/" in f
-                              or "granian/" in f),
+        "top_inclusive": rows(inclusive, lambda f: f.startswith(plumbing)
+                              or any(marker in f for marker in SERVER_FILES)),
     }
 
 

@@ -3,7 +3,8 @@
 Every server runs as a real process on free loopback ports with its data in the run's temporary
 directory and its output in `<workdir>/logs/<name>.log`. `serve_command` is the one place that
 decides how a WSGI app is served: by a `ServerModel`, either the product's own way
-(`python -m common.serve`, Granian) or, for the comparison, Gunicorn's gthread workers.
+(`python -m common.serve`: Granian, each request received whole by `common.buffering` first) or,
+for the comparison, Granian's WSGI interface (no body deadline) or Gunicorn's gthread workers.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from devtenant.store import TenantStore
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 
+KINDS = ("granian", "granian-wsgi", "gunicorn")
+
 
 @dataclass(frozen=True)
 class ServerModel:
-    """How the apps are served: `kind` granian (`common.serve`) or gunicorn (gthread), with
-    `workers` processes of `threads` Python threads each."""
+    """How the apps are served: `kind` granian (`common.serve`), granian-wsgi (Granian's WSGI
+    interface) or gunicorn (gthread), with `workers` processes of `threads` Python threads
+    each."""
 
     kind: str
     workers: int
@@ -38,9 +42,10 @@ class ServerModel:
 
     @classmethod
     def parse(cls, text: str, workers: int) -> ServerModel:
-        """`granian:8` or `gunicorn:2` (kind:threads) with `workers` processes."""
+        """`granian:8`, `granian-wsgi:4` or `gunicorn:2` (kind:threads) with `workers`
+        processes."""
         kind, _, threads = text.partition(":")
-        if kind not in ("granian", "gunicorn") or not threads.isdigit() or int(threads) < 1:
+        if kind not in KINDS or not threads.isdigit() or int(threads) < 1:
             raise ValueError(text)
         return cls(kind, workers, int(threads))
 
@@ -94,7 +99,9 @@ def serve_command(
     """The command and environment serving the factory `target` (`module:function`) on
     127.0.0.1:`port` as `model` says, quiet (warnings only), https with `tls` (cert, key).
 
-    Gunicorn, for the comparison only: gthread workers with `--reuse-port` (each worker its own
+    For the comparison only: Granian's WSGI interface, what `common.serve` ran before it put
+    `common.buffering` in front (Python threads read request bodies themselves), with the same
+    header deadline; Gunicorn's gthread workers with `--reuse-port` (each worker its own
     listening socket, so the kernel spreads wrk's keep-alive connections evenly) and a 30 s
     keep-alive.
     """
@@ -104,6 +111,16 @@ def serve_command(
         if tls:
             env["TLS_CERT_FILE"], env["TLS_KEY_FILE"] = tls
         return [sys.executable, "-m", "common.serve", target], env
+    if model.kind == "granian-wsgi":
+        args = [
+            sys.executable, "-m", "granian", "--interface", "wsgi", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--http", "1", "--no-ws",
+            "--workers", str(model.workers), "--blocking-threads", str(model.threads),
+            "--http1-header-read-timeout", "5000", "--log-level", "warning",
+        ]  # fmt: skip
+        if tls:
+            args += ["--ssl-certificate", tls[0], "--ssl-keyfile", tls[1]]
+        return [*args, target], {}
     args = [
         sys.executable, "-m", "gunicorn",
         "--bind", f"127.0.0.1:{port}",

@@ -31,11 +31,12 @@ def test_only_refuses_unknown_runs(value: str) -> None:
 
 
 def test_server_models_are_kind_and_threads() -> None:
-    args = parse_args(["--web-server", "gunicorn:2", "--compare", "granian:4,gunicorn:8",
-                       "--workers", "3"])
+    args = parse_args(["--web-server", "gunicorn:2", "--compare",
+                       "granian:4,gunicorn:8,granian-wsgi:2", "--workers", "3"])
     assert args.web_model == ServerModel("gunicorn", 3, 2)
     assert args.api_model.kind == "granian"
-    assert [m.label for m in args.compare_models] == ["granian 3x4", "gunicorn 3x8"]
+    assert [m.label for m in args.compare_models] == ["granian 3x4", "gunicorn 3x8",
+                                                      "granian-wsgi 3x2"]
     assert parse_args(["--compare", "none"]).compare_models == []
     assert parse_args(["--only", "C16"]).compare_models == []
     assert parse_args([]).rounds == 3
@@ -47,7 +48,7 @@ def test_unknown_server_models_are_refused(value: str) -> None:
         parse_args(["--web-server", value])
 
 
-def test_the_two_kinds_are_served_as_the_product_and_as_gunicorn_would() -> None:
+def test_the_kinds_are_served_as_the_product_granian_wsgi_and_gunicorn_would() -> None:
     args, env = serve_command(ServerModel("granian", 2, 8), "bench.wsgi:api_app", 4000,
                               tls=("c.pem", "k.pem"))
     assert args[1:] == ["-m", "common.serve", "bench.wsgi:api_app"]
@@ -57,4 +58,11 @@ def test_the_two_kinds_are_served_as_the_product_and_as_gunicorn_would() -> None
     assert args[1:3] == ["-m", "gunicorn"]
     assert args[-1] == "bench.wsgi:web_app()"
     assert args[args.index("--threads") + 1] == "1"
+    assert env == {}
+    args, env = serve_command(ServerModel("granian-wsgi", 2, 4), "bench.wsgi:api_app", 4002,
+                              tls=("c.pem", "k.pem"))
+    assert args[1:5] == ["-m", "granian", "--interface", "wsgi"]
+    assert args[-1] == "bench.wsgi:api_app"
+    assert args[args.index("--blocking-threads") + 1] == "4"
+    assert args[args.index("--ssl-keyfile") + 1] == "k.pem"
     assert env == {}

@@ -95,28 +95,30 @@ process 10:"gunicorn: worker";Thread.run (threading.py:982);Flask.wsgi_app (flas
 process 10:"gunicorn: worker";Thread.run (threading.py:982);Flask.wsgi_app (flask/app.py:1511);index (app/todos.py:240);call (app/api_client.py:305);Session.send (requests/sessions.py:784) 4
 process 10:"gunicorn: worker";Thread.run (threading.py:982);Flask.wsgi_app (flask/app.py:1511);index (app/todos.py:244);render_template (flask/templating.py:151);Environment.getattr (jinja2/environment.py:490) 8
 process 10:"gunicorn: worker";Thread.run (threading.py:982);Flask.wsgi_app (flask/app.py:1511);index (app/todos.py:240);ConfidentialClientApplication.__init__ (msal/application.py:300) 1
+process 11:"python -m common.serve bench.wsgi:web_app";Thread.run (threading.py:982);BufferedWSGI.environ (common/buffering.py:160) 5
 """  # noqa: E501
 
 
 def test_profile_summary_by_part() -> None:
     summary = profile.summarize(profile.parse_collapsed(COLLAPSED))
-    assert summary["samples"] == 20
+    assert summary["samples"] == 25
     parts = {p["part"]: p["percent"] for p in summary["parts"]}
-    assert parts["Flask app, whole request (wsgi_app)"] == 75.0
-    assert parts["the server's Python outside the app (Granian's WSGI glue; Gunicorn: parsing, "
-                 "I/O, loop)"] == 25.0
-    assert parts["template rendering (render_template)"] == 40.0
-    assert parts["HTTPS call to the API (requests/urllib3/ssl under app/api_client.py)"] == 20.0
-    assert parts["session load (Flask-Session open_session)"] == 10.0
-    assert parts["MSAL app construction (ConfidentialClientApplication.__init__)"] == 5.0
+    assert parts["Flask app, whole request (wsgi_app)"] == 60.0
+    # Gunicorn's own loop and the product's front (common/buffering.py) outside the app.
+    assert parts["the server's Python outside the app (Granian's glue; Gunicorn: parsing, "
+                 "I/O, loop)"] == 40.0
+    assert parts["template rendering (render_template)"] == 32.0
+    assert parts["HTTPS call to the API (requests/urllib3/ssl under app/api_client.py)"] == 16.0
+    assert parts["session load (Flask-Session open_session)"] == 8.0
+    assert parts["MSAL app construction (ConfidentialClientApplication.__init__)"] == 4.0
     assert parts["logging"] == 0.0
     assert summary["top_self"][0] == {
-        "function": "Environment.getattr (jinja2/environment.py)", "samples": 8, "percent": 40.0
+        "function": "Environment.getattr (jinja2/environment.py)", "samples": 8, "percent": 32.0
     }
     # One row per function, whatever line: index() at lines 240 and 244 is 13 samples.
     inclusive = {r["function"]: r["samples"] for r in summary["top_inclusive"]}
     assert inclusive["index (app/todos.py)"] == 13
-    assert profile.format_summary(summary).startswith("samples: 20")
+    assert profile.format_summary(summary).startswith("samples: 25")
 
 
 def rounds_of(*rps: float, cpu: float = 1.0) -> list[dict[str, Any]]:
