@@ -19,9 +19,9 @@ Refusals are problem+json with one log line (logger `common.serve`) naming the m
 client. Responses are not streamed: neither app streams one (pages, JSON, small static files).
 
 Why not a2wsgi (the usual ASGI→WSGI adapter): it reads the body from the app's thread too, and
-it round-trips to the event loop for every part of the response; measured on this machine it
-served a fifth of what Granian's WSGI interface serves. This front costs one hand-off to a
-thread and back per request.
+it round-trips to the event loop for every part of the response, which made it several times
+slower than Granian's WSGI interface here. This front costs one hand-off to a thread and back
+per request; docs/bench.md has what it costs against Granian's WSGI interface.
 """
 
 from __future__ import annotations
