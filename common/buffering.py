@@ -33,6 +33,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -68,9 +69,10 @@ _KNOWN_KEYS = {
 }
 
 
-def problem(status: int, title: str, detail: str) -> Response:
-    body = json.dumps({"type": "about:blank", "title": title, "status": status,
-                       "detail": detail}).encode()
+def problem(status: int, detail: str, instance: str) -> Response:
+    """An RFC 9457 problem, as the API writes them (api/errors.py), closing the connection."""
+    body = json.dumps({"type": "about:blank", "title": HTTPStatus(status).phrase,
+                       "status": status, "detail": detail, "instance": instance}).encode()
     return status, [(b"content-type", b"application/problem+json"), (b"connection", b"close"),
                     (b"content-length", str(len(body)).encode())], body
 
@@ -137,19 +139,17 @@ class BufferedWSGI:
                     if not message.get("more_body", False):
                         return b"".join(chunks)
         except TimeoutError:
-            return self.refuse(scope, 408, "Request Timeout",
-                               f"The request body did not arrive within {self.body_timeout:g} "
-                               "seconds.")
+            return self.refuse(scope, 408, "The request body did not arrive within "
+                               f"{self.body_timeout:g} seconds.")
 
     def too_large(self, scope: Scope) -> Response:
-        return self.refuse(scope, 413, "Content Too Large",
-                           f"The request body is larger than {self.max_body} bytes.")
+        return self.refuse(scope, 413, f"The request body is larger than {self.max_body} bytes.")
 
-    def refuse(self, scope: Scope, status: int, title: str, detail: str) -> Response:
+    def refuse(self, scope: Scope, status: int, detail: str) -> Response:
         client = scope.get("client")
         log.warning("%s %s %s from %s: %s", status, scope["method"], scope["path"],
                     client[0] if client else "?", detail)
-        return problem(status, title, detail)
+        return problem(status, detail, scope["path"])
 
     def environ(self, scope: Scope, body: bytes) -> dict[str, Any]:
         """The WSGI environ of an ASGI request (PEP 3333: `PATH_INFO` is the percent-decoded path

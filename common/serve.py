@@ -47,7 +47,8 @@ OTHER_THREADS = 4
 DEFAULT_HEADER_TIMEOUT = 5.0  # s: a request's headers must all arrive within this
 DEFAULT_GRACEFUL_TIMEOUT = 20  # s
 DEFAULT_BODY_TIMEOUT = 10.0  # s: a request's body must all arrive within this
-DEFAULT_MAX_BODY = 1024 * 1024  # bytes: larger bodies are refused (each app's own limit is lower)
+# bytes: larger bodies are refused; both apps take no more (app/__init__.py, api/__init__.py)
+DEFAULT_MAX_BODY = 64 * 1024
 
 
 @dataclass(frozen=True)

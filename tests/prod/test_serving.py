@@ -129,7 +129,7 @@ def test_a_body_that_never_ends_is_refused_at_its_deadline_and_the_connection_cl
         log = web.log()
     assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers), answers[0]
     assert all(b"application/problem+json" in answer for answer in answers)
-    assert all(answer.endswith(b'"detail": "The request body did not arrive within 1 seconds."}')
+    assert all(b'"detail": "The request body did not arrive within 1 seconds."' in answer
                for answer in answers)
     assert log.count("408 POST /todos from 127.0.0.1: The request body did not arrive within 1 "
                      "seconds.") == SLOW_CLIENTS

@@ -82,13 +82,13 @@ def test_serve_settings_default_to_loopback_a_process_per_core_and_the_measured_
     assert settings.key_file is None
     assert settings.header_timeout == 5.0
     assert settings.graceful_timeout == 20
-    assert (settings.body_timeout, settings.max_body) == (10.0, 1024 * 1024)
+    assert (settings.body_timeout, settings.max_body) == (10.0, 64 * 1024)
     given = read_serve_settings({"BIND": "192.0.2.7:44351", "WEB_CONCURRENCY": "3", "THREADS": "2",
                                  "HEADER_READ_TIMEOUT": "1.5", "LOG_LEVEL": "WARNING",
-                                 "BODY_READ_TIMEOUT": "30", "MAX_BODY_BYTES": "65536"})
+                                 "BODY_READ_TIMEOUT": "30", "MAX_BODY_BYTES": "1000"})
     assert (given.host, given.port, given.workers, given.threads) == ("192.0.2.7", 44351, 3, 2)
     assert (given.header_timeout, given.log_level) == (1.5, "warning")
-    assert (given.body_timeout, given.max_body) == (30.0, 65536)
+    assert (given.body_timeout, given.max_body) == (30.0, 1000)
     assert read_serve_settings({"PORT": "8080"}).port == 8080
 
 
