@@ -157,11 +157,12 @@ class BufferedWSGI:
         environ = self.base_environ.copy()
         server = scope.get("server") or ("localhost", "80")
         client = scope.get("client")
-        raw_path = scope.get("raw_path") or scope["path"].encode()
+        raw_path = scope.get("raw_path")
+        path = unquote_to_bytes(raw_path) if raw_path else scope["path"].encode()
         environ.update({
             "REQUEST_METHOD": scope["method"],
             "SCRIPT_NAME": scope.get("root_path", ""),
-            "PATH_INFO": unquote_to_bytes(raw_path).decode("latin-1"),
+            "PATH_INFO": path.decode("latin-1"),
             "QUERY_STRING": scope["query_string"].decode("latin-1"),
             "SERVER_NAME": server[0],
             "SERVER_PORT": str(server[1]),

@@ -70,6 +70,8 @@ def test_the_path_is_percent_decoded_bytes_read_as_latin_1_and_the_query_is_left
                                query_string=b"q=1%202&r=%C3%A9"))
     assert environ["PATH_INFO"] == "/a b/\xe9x"
     assert environ["QUERY_STRING"] == "q=1%202&r=%C3%A9"
+    # A server that gives no raw_path: the decoded path's UTF-8 bytes, not decoded again.
+    assert environ_of(scope(path="/100%/é", raw_path=None))["PATH_INFO"] == "/100%/\xc3\xa9"
 
 
 def test_the_request_line_server_and_client_are_in_the_environ() -> None:
