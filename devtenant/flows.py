@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, redirect, request, session
 from flask.typing import ResponseReturnValue
@@ -26,8 +26,7 @@ from devtenant.responses import (
     csrf_ok,
     current_tenant,
     error_to_client,
-    tenant_of,
-    validated_grant,
+    step,
 )
 from devtenant.signin import (
     FLOW,
@@ -43,6 +42,9 @@ from devtenant.signin import (
     start_sso,
 )
 from devtenant.store import UserExists, hash_password
+
+if TYPE_CHECKING:
+    from devtenant.app import Tenant
 
 bp = Blueprint("flows", __name__)
 EXISTS = "An account with this email address already exists. Sign in instead."
@@ -98,11 +100,8 @@ def _signup_step(email: str = "") -> Step:
 
 
 @bp.route("/<tenant>/signup", methods=["GET", "POST"])
-def signup(tenant: str) -> ResponseReturnValue:
-    t = tenant_of(tenant)
-    grant, response = validated_grant()
-    if grant is None:
-        return response
+@step
+def signup(t: Tenant, grant: Any) -> ResponseReturnValue:
     email = request.form.get("email", request.args.get("login_hint", "")).strip().lower()
     if request.method == "GET":
         return render_step(grant, _signup_step(email))
@@ -129,11 +128,8 @@ def _verified(kind: str) -> dict[str, Any] | None:
 
 
 @bp.route("/<tenant>/signup/password", methods=["GET", "POST"])
-def signup_password(tenant: str) -> ResponseReturnValue:
-    tenant_of(tenant)
-    grant, response = validated_grant()
-    if grant is None:
-        return response
+@step
+def signup_password(t: Tenant, grant: Any) -> ResponseReturnValue:
     current = _verified("signup")
     if current is None:
         return redirect(page_url("flows.signup"))
@@ -191,11 +187,8 @@ def _attributes(fields: list[Field]) -> tuple[dict[str, Any], str | None]:
 
 
 @bp.route("/<tenant>/signup/attributes", methods=["GET", "POST"])
-def signup_attributes(tenant: str) -> ResponseReturnValue:
-    t = tenant_of(tenant)
-    grant, response = validated_grant()
-    if grant is None:
-        return response
+@step
+def signup_attributes(t: Tenant, grant: Any) -> ResponseReturnValue:
     current = _verified("signup")
     otp = t.user_flow()["sign_in_method"] == "email_otp"
     if current is None or not (otp or current.get("password_hash")):
@@ -266,11 +259,8 @@ def _resend(grant: Any, current: dict[str, Any], message: str | None) -> Any:
 
 
 @bp.route("/<tenant>/verify", methods=["GET", "POST"])
-def verify(tenant: str) -> ResponseReturnValue:
-    t = tenant_of(tenant)
-    grant, response = validated_grant()
-    if grant is None:
-        return response
+@step
+def verify(t: Tenant, grant: Any) -> ResponseReturnValue:
     current = flow()
     if current is None or current.get("verified"):
         return redirect(page_url("pages.authorize"))
@@ -320,11 +310,8 @@ def _reset_step(email: str = "") -> Step:
 
 
 @bp.route("/<tenant>/reset", methods=["GET", "POST"])
-def reset(tenant: str) -> ResponseReturnValue:
-    t = tenant_of(tenant)
-    grant, response = validated_grant()
-    if grant is None:
-        return response
+@step
+def reset(t: Tenant, grant: Any) -> ResponseReturnValue:
     email = request.form.get("email", request.args.get("login_hint", "")).strip().lower()
     if request.method == "GET":
         return render_step(grant, _reset_step(email))
@@ -340,11 +327,8 @@ def reset(tenant: str) -> ResponseReturnValue:
 
 
 @bp.route("/<tenant>/reset/password", methods=["GET", "POST"])
-def reset_password(tenant: str) -> ResponseReturnValue:
-    t = tenant_of(tenant)
-    grant, response = validated_grant()
-    if grant is None:
-        return response
+@step
+def reset_password(t: Tenant, grant: Any) -> ResponseReturnValue:
     current = _verified("reset")
     user = t.store.user_by_email(current["email"]) if current else None
     if user is None:
@@ -360,11 +344,8 @@ def reset_password(tenant: str) -> ResponseReturnValue:
 
 
 @bp.get("/<tenant>/cancel")
-def cancel(tenant: str) -> ResponseReturnValue:
+@step
+def cancel(t: Tenant, grant: Any) -> ResponseReturnValue:
     """The user gave up: back to the client with access_denied, as Entra's Cancel does."""
-    tenant_of(tenant)
-    grant, response = validated_grant()
-    if grant is None:
-        return response
     session.pop(FLOW, None)
     return error_to_client(grant, EntraError("access_denied", 65004))

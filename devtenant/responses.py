@@ -4,11 +4,14 @@ redirect (or auto-posted form) back to the client, and the step pages' common te
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from flask import Response, abort, current_app, redirect, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import validate_csrf
 
 from devtenant.errors import EntraError, Trace, describe, error_uri
@@ -106,6 +109,25 @@ def validated_grant() -> tuple[Any, Any]:
             error = error.as_error("consent_required")
         return None, error_to_client(grant, error)
     return grant, None
+
+
+StepView = Callable[["Tenant", Any], ResponseReturnValue]
+
+
+def step(view: StepView) -> Callable[[str], ResponseReturnValue]:
+    """A page of a sign-in, sign-up or reset flow (`/<tenant>/...`): `view(t, grant)` runs only
+    for this tenant (else 404) and a valid authorization request (else its refusal), which
+    every page checks again since its query string travels from page to page."""
+
+    @functools.wraps(view)
+    def page(tenant: str) -> ResponseReturnValue:
+        t = tenant_of(tenant)
+        grant, response = validated_grant()
+        if grant is None:
+            return response
+        return view(t, grant)
+
+    return page
 
 
 def auth_args(drop: tuple[str, ...] = ()) -> dict[str, Any]:
