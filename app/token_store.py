@@ -39,6 +39,7 @@ from typing import Protocol, TypeGuard
 import msal
 import redis
 
+from app.file_store import SweptDirectory
 from common.settings import write_private
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -142,33 +143,12 @@ class TokenFilesUnavailable(Exception):
         super().__init__(f"token files under {directory}: {exc.strerror or exc}")
 
 
-class FileTokenStore:
+class FileTokenStore(SweptDirectory):
     """Token caches as files `<dir>/<key>.json` (0600), locked with `<dir>/<key>.lock`.
 
     A file older than `lifetime` seconds counts as absent (its session has expired too), and is
-    deleted by a sweep that a write starts at most every `SWEEP_SECONDS` (Redis expires its
-    keys by itself).
+    swept (`SweptDirectory`).
     """
-
-    SWEEP_SECONDS = 300.0
-
-    def __init__(self, directory: Path, lifetime: float) -> None:
-        self.directory = directory
-        self.lifetime = lifetime
-        self._swept = 0.0
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-
-    def sweep(self) -> int:
-        """Delete the caches (and their lock files) older than `lifetime`; how many went."""
-        self._swept = time.time()
-        oldest = self._swept - self.lifetime
-        gone = 0
-        for path in self.directory.glob("*.json"):
-            with contextlib.suppress(FileNotFoundError, ValueError):  # gone, or not ours
-                if path.stat().st_mtime < oldest:
-                    self.delete(path.stem)
-                    gone += 1
-        return gone
 
     def _path(self, key: str, suffix: str) -> Path:
         if not valid_key(key):
@@ -190,8 +170,7 @@ class FileTokenStore:
             write_private(self._path(key, ".json"), _encode(tokens))
         except OSError as exc:
             raise TokenFilesUnavailable(self.directory, exc) from exc
-        if time.time() - self._swept > self.SWEEP_SECONDS:
-            self.sweep()
+        self.sweep_if_due()
 
     def delete(self, key: str) -> None:
         for suffix in (".json", ".lock"):

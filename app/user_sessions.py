@@ -24,6 +24,7 @@ from typing import Protocol
 
 import redis
 
+from app.file_store import SweptDirectory
 from common.settings import write_private
 
 MAX_SESSIONS_PER_USER = 50
@@ -111,16 +112,9 @@ class RedisSessionIndex:
         return [e for e in entries if e is not None]
 
 
-class FileSessionIndex:
-    """A file `<dir>/<sha256(oid)>.json` per user (0600), changed under `<same>.lock`."""
-
-    SWEEP_SECONDS = 300.0
-
-    def __init__(self, directory: Path, lifetime: float) -> None:
-        self.directory = directory
-        self.lifetime = lifetime
-        self._swept = 0.0
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+class FileSessionIndex(SweptDirectory):
+    """A file `<dir>/<sha256(oid)>.json` per user (0600), changed under `<same>.lock`; a user's
+    file is swept once their last sign-in is past the lifetime (`SweptDirectory`)."""
 
     def _name(self, oid: str) -> str:
         return hashlib.sha256(oid.encode()).hexdigest()[:40]
@@ -156,8 +150,7 @@ class FileSessionIndex:
             live[entry.sid] = entry
             evicted = _over_cap(live)
             self._write(path, {s: e for s, e in live.items() if e not in evicted})
-        if time.time() - self._swept > self.SWEEP_SECONDS:
-            self.sweep()
+        self.sweep_if_due()
         return evicted
 
     def remove(self, oid: str, sid: str) -> None:
@@ -171,16 +164,3 @@ class FileSessionIndex:
             entries = self._read(path)
             path.unlink(missing_ok=True)
         return list(entries.values())
-
-    def sweep(self) -> int:
-        """Delete the files (and lock files) of users whose last sign-in is past the lifetime."""
-        self._swept = time.time()
-        oldest = self._swept - self.lifetime
-        gone = 0
-        for path in self.directory.glob("*.json"):
-            with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime < oldest:
-                    path.unlink()
-                    path.with_suffix(".lock").unlink(missing_ok=True)
-                    gone += 1
-        return gone

@@ -4,6 +4,8 @@ sign-in too many ends the oldest session), and revokeSignInSessions called at th
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +73,20 @@ def test_sign_out_everywhere_revokes_at_the_tenant_and_ends_every_session(
     # The other browser's SSO session at the tenant ended too: its form is shown again.
     page = other.tenant.open(other.start("/auth/signin"))
     assert getattr(page, "forms", None), "the tenant signed the other browser in silently"
+
+
+def test_a_users_index_file_is_swept_once_their_last_sign_in_is_past_the_lifetime(
+    tmp_path: Path,
+) -> None:
+    index = user_sessions.FileSessionIndex(tmp_path / "users", lifetime=3600)
+    now = time.time()
+    index.add("old-user", user_sessions.UserSession("s1", "k1", now - 3700))
+    index.add("new-user", user_sessions.UserSession("s2", "k2", now))
+    files = {oid: tmp_path / "users" / f"{index._name(oid)}.json"
+             for oid in ("old-user", "new-user")}
+    an_hour_and_more = now - 3601
+    os.utime(files["old-user"], (an_hour_and_more, an_hour_and_more))
+    assert index.sweep() == 1
+    assert not files["old-user"].exists()
+    assert not files["old-user"].with_suffix(".lock").exists()
+    assert index.take_all("new-user") == [user_sessions.UserSession("s2", "k2", now)]
