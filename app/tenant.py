@@ -105,7 +105,7 @@ class Tenant:
                 http_client=self.http,
                 http_cache=self.http_cache,
                 instance_discovery=False,
-                # Claims challenges are handled (app.calls): tokens may carry CAE's events.
+                # Claims challenges are handled (app.user_calls): tokens may carry CAE's events.
                 client_capabilities=["CP1"],
             )
         except requests.RequestException as exc:

@@ -27,6 +27,7 @@ per request; docs/bench.md has what it costs against Granian's WSGI interface.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import logging
@@ -51,22 +52,10 @@ log = logging.getLogger("common.serve")
 _UNPREFIXED = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
 
 
+@functools.lru_cache(maxsize=512)  # bounded: clients choose header names
 def environ_key(name: bytes) -> str:
     """The environ key of the request header `name` (lower case, as ASGI gives it)."""
     return _UNPREFIXED.get(name) or "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-
-
-_KNOWN_KEYS = {
-    name: environ_key(name)
-    for name in (
-        b"host", b"user-agent", b"accept", b"accept-encoding", b"accept-language",
-        b"authorization", b"cache-control", b"connection", b"content-length", b"content-type",
-        b"cookie", b"idempotency-key", b"origin", b"referer", b"sec-fetch-dest",
-        b"sec-fetch-mode", b"sec-fetch-site", b"sec-fetch-user", b"upgrade-insecure-requests",
-        b"x-csrftoken", b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-port",
-        b"x-forwarded-proto", b"x-request-id",
-    )
-}
 
 
 def problem(status: int, detail: str, instance: str) -> Response:
@@ -98,9 +87,10 @@ class BufferedWSGI:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = await self.body(scope, receive)
+        environ = self.environ(scope)
+        body = await self.body(scope, environ, receive)
         if isinstance(body, bytes):
-            environ = self.environ(scope, body)
+            environ["wsgi.input"] = io.BytesIO(body)
             loop = asyncio.get_running_loop()
             status, headers, content = await loop.run_in_executor(self.pool, self.call, environ)
         elif body is None:
@@ -110,16 +100,13 @@ class BufferedWSGI:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
-    async def body(self, scope: Scope, receive: Receive) -> bytes | Response | None:
-        """The whole request body; a refusal to send instead; None if the client left."""
-        length: str | None = None
-        chunked = False
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                length = value.decode("latin-1")
-            elif name == b"transfer-encoding":
-                chunked = True
-        if length is None and not chunked:
+    async def body(
+        self, scope: Scope, environ: dict[str, Any], receive: Receive
+    ) -> bytes | Response | None:
+        """The whole request body (its length and encoding read from the request's `environ`);
+        a refusal to send instead; None if the client left."""
+        length: str | None = environ.get("CONTENT_LENGTH")
+        if length is None and "HTTP_TRANSFER_ENCODING" not in environ:
             return b""
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return self.too_large(scope)
@@ -151,9 +138,9 @@ class BufferedWSGI:
                     client[0] if client else "?", detail)
         return problem(status, detail, scope["path"])
 
-    def environ(self, scope: Scope, body: bytes) -> dict[str, Any]:
-        """The WSGI environ of an ASGI request (PEP 3333: `PATH_INFO` is the percent-decoded path
-        as bytes read as latin-1)."""
+    def environ(self, scope: Scope) -> dict[str, Any]:
+        """The WSGI environ of an ASGI request, but for `wsgi.input` (PEP 3333: `PATH_INFO` is the
+        percent-decoded path as bytes read as latin-1)."""
         environ = self.base_environ.copy()
         server = scope.get("server") or ("localhost", "80")
         client = scope.get("client")
@@ -169,10 +156,9 @@ class BufferedWSGI:
             "SERVER_PROTOCOL": "HTTP/" + scope["http_version"],
             "REMOTE_ADDR": client[0] if client else "",
             "wsgi.url_scheme": scope["scheme"],
-            "wsgi.input": io.BytesIO(body),
         })
         for name, value in scope["headers"]:
-            key = _KNOWN_KEYS.get(name) or environ_key(name)
+            key = environ_key(name)
             text = value.decode("latin-1")
             if key in environ:
                 text = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + text
