@@ -18,6 +18,7 @@ from pathlib import Path
 
 from common.oidc import discovery_url
 from common.process import ServerProcess, http_ready
+from common.serve import DEFAULT_HEADER_TIMEOUT
 from devtenant.cli import env_settings
 from devtenant.store import TenantStore
 from tests.support.ports import free_port
@@ -116,7 +117,8 @@ def serve_command(
             sys.executable, "-m", "granian", "--interface", "wsgi", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--http", "1", "--no-ws",
             "--workers", str(model.workers), "--blocking-threads", str(model.threads),
-            "--http1-header-read-timeout", "5000", "--log-level", "warning",
+            "--http1-header-read-timeout", str(int(DEFAULT_HEADER_TIMEOUT * 1000)),
+            "--log-level", "warning",
         ]  # fmt: skip
         if tls:
             args += ["--ssl-certificate", tls[0], "--ssl-keyfile", tls[1]]

@@ -7,8 +7,10 @@ as it keeps the connection open. Granian has no body deadline (upstream declined
 deadline kept by the app cannot free the thread: Granian's read goes on until the client closes.
 Here the body is received on the event loop, where waiting costs no thread:
 
-- a body larger than `max_body` bytes is refused with 413 (announced: before any of it is read;
-  sent in chunks: as soon as it passes the limit);
+- a body larger than `max_body` bytes is refused with 413 (announced: after it is read and
+  dropped, so that the client gets the answer rather than a reset, or before any of it is read
+  when it announces more than `MAX_DRAIN_BYTES`; sent in chunks: as soon as it passes the
+  limit);
 - a body not received within `body_timeout` seconds is refused with 408 and the connection
   closed;
 - a request without `Content-Length` or `Transfer-Encoding` has no body (RFC 9112 §6.3) and goes
@@ -47,6 +49,8 @@ Headers = list[tuple[bytes, bytes]]
 Response = tuple[int, Headers, bytes]
 
 log = logging.getLogger("common.serve")
+
+MAX_DRAIN_BYTES = 1024 * 1024  # an announced body over the limit up to this is read, then refused
 
 # Headers that are not `HTTP_*` in a WSGI environ (PEP 3333).
 _UNPREFIXED = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
@@ -108,7 +112,12 @@ class BufferedWSGI:
         length: str | None = environ.get("CONTENT_LENGTH")
         if length is None and "HTTP_TRANSFER_ENCODING" not in environ:
             return b""
-        if length is not None and length.isdigit() and int(length) > self.max_body:
+        announced = int(length) if length is not None and length.isdigit() else 0
+        # An announced body over the limit but of modest size is read and dropped before the
+        # 413 (as api/errors.py does): answering while the client still sends closes a
+        # connection with unread data, which the client sees as a reset instead of the answer.
+        drain = announced > self.max_body
+        if drain and announced > MAX_DRAIN_BYTES:
             return self.too_large(scope)
         chunks: list[bytes] = []
         size = 0
@@ -120,11 +129,12 @@ class BufferedWSGI:
                         return None
                     chunk = message.get("body", b"")
                     size += len(chunk)
-                    if size > self.max_body:
-                        return self.too_large(scope)
-                    chunks.append(chunk)
+                    if not drain:
+                        if size > self.max_body:
+                            return self.too_large(scope)
+                        chunks.append(chunk)
                     if not message.get("more_body", False):
-                        return b"".join(chunks)
+                        return self.too_large(scope) if drain else b"".join(chunks)
         except TimeoutError:
             return self.refuse(scope, 408, "The request body did not arrive within "
                                f"{self.body_timeout:g} seconds.")

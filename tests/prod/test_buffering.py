@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from common.buffering import BufferedWSGI
+from common.buffering import MAX_DRAIN_BYTES, BufferedWSGI
 
 Message = dict[str, Any]
 
@@ -122,8 +122,8 @@ def test_the_response_is_sent_whole_with_its_status_and_headers() -> None:
     assert "more_body" not in sent[1]
 
 
-def test_an_announced_body_over_the_limit_is_refused_without_reading_it() -> None:
-    headers = [(b"host", b"localhost"), (b"content-length", b"1001")]
+def test_an_announced_body_far_over_the_limit_is_refused_without_reading_it() -> None:
+    headers = [(b"host", b"localhost"), (b"content-length", str(MAX_DRAIN_BYTES + 1).encode())]
     sent, asked = run(scope(method="POST", headers=headers), max_body=1000)
     assert asked == 0
     assert sent[0]["status"] == 413
@@ -131,6 +131,16 @@ def test_an_announced_body_over_the_limit_is_refused_without_reading_it() -> Non
         "type": "about:blank", "title": "Request Entity Too Large", "status": 413,
         "detail": "The request body is larger than 1000 bytes.", "instance": "/",
     }
+
+
+def test_an_announced_body_a_little_over_the_limit_is_read_to_its_end_then_refused() -> None:
+    headers = [(b"host", b"localhost"), (b"content-length", b"1600")]
+    sent, asked = run(scope(method="POST", headers=headers), [
+        {"type": "http.request", "body": b"x" * 800, "more_body": True},
+        {"type": "http.request", "body": b"x" * 800, "more_body": False},
+    ], max_body=1000)
+    assert asked == 2  # the client's whole body taken, so it can read the answer
+    assert sent[0]["status"] == 413
 
 
 def test_a_client_that_leaves_mid_body_gets_nothing_and_the_app_is_not_called() -> None:
